@@ -1,0 +1,22 @@
+// Runs a program with an argv vector (never a shell string), feeding stdin and capturing stdout
+// and stderr. For tests that drive the real hpdeploy binary.
+#ifndef HPD_TESTS_SUPPORT_SUBPROCESS_H_
+#define HPD_TESTS_SUPPORT_SUBPROCESS_H_
+
+#include <string>
+#include <vector>
+
+namespace hpd::testing {
+
+struct ProcessResult {
+  int exit_code = -1;  // -1 if the process did not exit normally
+  std::string out;
+  std::string err;
+};
+
+// Blocks until the process exits. argv[0] is the program path.
+ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+
+}  // namespace hpd::testing
+
+#endif  // HPD_TESTS_SUPPORT_SUBPROCESS_H_
