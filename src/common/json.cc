@@ -1,0 +1,590 @@
+#include "common/json.h"
+
+#include <array>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/error.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/value_stack.hpp>
+#include <cfloat>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <system_error>
+
+namespace hpd {
+namespace {
+
+namespace bj = boost::json;
+
+// Handler for bj::basic_parser that builds a value like Boost's own parser does, except that
+// non-integer numbers are converted from their text with std::from_chars (correctly rounded).
+// With build_ == false it only validates syntax (used to locate errors).
+class ValueBuilder {
+ public:
+  static constexpr std::size_t max_object_size = bj::object::max_size();
+  static constexpr std::size_t max_array_size = bj::array::max_size();
+  static constexpr std::size_t max_key_size = bj::string::max_size();
+  static constexpr std::size_t max_string_size = bj::string::max_size();
+
+  ValueBuilder(bool build, std::string_view text) : build_(build), text_(text) {}
+
+  bj::value Release() { return stack_.release(); }
+  // A number the handler rejected (the parser then reports error::exception): what is wrong with
+  // it and where it starts.
+  struct NumberProblem {
+    std::string description;
+    std::size_t offset;
+  };
+  const std::optional<NumberProblem>& number_problem() const { return number_problem_; }
+
+  bool on_document_begin(bj::error_code&) {
+    if (build_) stack_.reset();
+    return true;
+  }
+  bool on_document_end(bj::error_code&) { return true; }
+  bool on_object_begin(bj::error_code&) { return true; }
+  bool on_object_end(std::size_t n, bj::error_code&) {
+    if (build_) stack_.push_object(n);
+    return true;
+  }
+  bool on_array_begin(bj::error_code&) { return true; }
+  bool on_array_end(std::size_t n, bj::error_code&) {
+    if (build_) stack_.push_array(n);
+    return true;
+  }
+  bool on_key_part(bj::string_view s, std::size_t, bj::error_code&) {
+    if (build_) stack_.push_chars(s);
+    return true;
+  }
+  bool on_key(bj::string_view s, std::size_t, bj::error_code&) {
+    if (build_) stack_.push_key(s);
+    return true;
+  }
+  bool on_string_part(bj::string_view s, std::size_t, bj::error_code&) {
+    if (build_) stack_.push_chars(s);
+    return true;
+  }
+  bool on_string(bj::string_view s, std::size_t, bj::error_code&) {
+    if (build_) stack_.push_string(s);
+    return true;
+  }
+  bool on_number_part(bj::string_view s, bj::error_code&) {
+    if (build_) number_prefix_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, bj::string_view, bj::error_code&) {
+    number_prefix_.clear();
+    if (build_) stack_.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, bj::string_view, bj::error_code&) {
+    number_prefix_.clear();
+    if (build_) stack_.push_uint64(u);
+    return true;
+  }
+  bool on_double(double approximate, bj::string_view s, bj::error_code& ec) {
+    if (!build_) return true;
+    std::string_view number(s.data(), s.size());
+    if (!number_prefix_.empty()) {
+      number_prefix_.append(s.data(), s.size());
+      number = number_prefix_;
+    }
+    double d = 0;
+    const auto [end, errc] = std::from_chars(number.data(), number.data() + number.size(), d);
+    if (errc == std::errc::result_out_of_range) {
+      // from_chars reports both overflow and underflow; Boost's own (approximate) conversion
+      // tells which. Underflow reads as zero, as in Java.
+      if (std::fabs(approximate) > 1.0) return RejectNumber("number out of range", number, s, ec);
+      d = number.front() == '-' ? -0.0 : 0.0;
+    } else if (errc != std::errc() || end != number.data() + number.size()) {
+      return RejectNumber("unreadable number", number, s, ec);
+    }
+    number_prefix_.clear();
+    stack_.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, bj::error_code&) {
+    if (build_) stack_.push_bool(b);
+    return true;
+  }
+  bool on_null(bj::error_code&) {
+    if (build_) stack_.push_null();
+    return true;
+  }
+  bool on_comment_part(bj::string_view, bj::error_code&) { return true; }
+  bool on_comment(bj::string_view, bj::error_code&) { return true; }
+
+ private:
+  bool RejectNumber(std::string_view problem, std::string_view number, bj::string_view last_part,
+                    bj::error_code& ec) {
+    std::size_t offset = text_.size();
+    const std::size_t prefix = number.size() - last_part.size();
+    if (last_part.data() >= text_.data() + prefix &&
+        last_part.data() <= text_.data() + text_.size()) {
+      offset = static_cast<std::size_t>(last_part.data() - text_.data()) - prefix;
+    }
+    std::string description(problem);
+    description += ": ";
+    description.append(number.substr(0, 40));
+    if (number.size() > 40) description += "...";
+    number_problem_ = NumberProblem{std::move(description), offset};
+    ec = bj::error::exception;
+    return false;
+  }
+
+  const bool build_;
+  const std::string_view text_;
+  bj::value_stack stack_;
+  std::string number_prefix_;
+  std::optional<NumberProblem> number_problem_;
+};
+
+using Parser = bj::basic_parser<ValueBuilder>;
+
+bj::parse_options ParseOptions() {
+  bj::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  return options;
+}
+
+std::string Location(std::string_view text, std::size_t offset) {
+  std::size_t line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+  }
+  std::string out = "line " + std::to_string(line) + ", column " +
+                    std::to_string(offset - line_start + 1) + " (offset " + std::to_string(offset) +
+                    ")";
+  return out;
+}
+
+// Up to 16 bytes of the text starting at `offset`; bytes other than printable ASCII are shown as
+// '?' so that the message is always valid UTF-8, whatever the input was.
+std::string Excerpt(std::string_view text, std::size_t offset) {
+  if (offset >= text.size()) return "";
+  std::string excerpt(text.substr(offset, 16));
+  for (char& c : excerpt) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte >= 0x7f) c = '?';
+  }
+  return " near \"" + excerpt + "\"";
+}
+
+// The offset of the first byte at which a streaming parse fails: the smallest prefix length whose
+// partial parse already reports an error, minus one. text.size() if every prefix is fine (the
+// document is merely incomplete). Only runs on the error path: O(n log n).
+std::size_t FindSyntaxErrorOffset(std::string_view text) {
+  const auto prefix_fails = [&text](std::size_t length) {
+    Parser parser(ParseOptions(), false, text);
+    bj::error_code ec;
+    parser.write_some(true, text.data(), length, ec);
+    return static_cast<bool>(ec);
+  };
+  if (!prefix_fails(text.size())) return text.size();
+  std::size_t lo = 0;            // prefix_fails(lo) is false (an empty prefix never fails).
+  std::size_t hi = text.size();  // prefix_fails(hi) is true.
+  while (hi - lo > 1) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (prefix_fails(mid)) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  return hi - 1;
+}
+
+bool IsAllWhitespace(std::string_view text) {
+  for (char c : text) {
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
+  }
+  return true;
+}
+
+// Escapes needed for bytes below 0x80, Jackson's table: 0 = none, 'u' = \u00XX, else the letter.
+constexpr std::array<char, 128> MakeEscapeTable() {
+  std::array<char, 128> table{};
+  for (int c = 0; c < 0x20; ++c) table[static_cast<std::size_t>(c)] = 'u';
+  table['\b'] = 'b';
+  table['\t'] = 't';
+  table['\n'] = 'n';
+  table['\f'] = 'f';
+  table['\r'] = 'r';
+  table['"'] = '"';
+  table['\\'] = '\\';
+  return table;
+}
+constexpr std::array<char, 128> kEscapes = MakeEscapeTable();
+
+// Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most
+// U+10FFFF) starting with the non-ASCII byte text[i], or 0 if there is none.
+std::size_t Utf8SequenceLength(std::string_view text, std::size_t i) {
+  const auto byte = [&text](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  std::size_t continuation;
+  unsigned char second_min = 0x80;
+  unsigned char second_max = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    continuation = 1;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    continuation = 2;
+    if (lead == 0xE0) second_min = 0xA0;  // Overlong.
+    if (lead == 0xED) second_max = 0x9F;  // UTF-16 surrogates.
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    continuation = 3;
+    if (lead == 0xF0) second_min = 0x90;  // Overlong.
+    if (lead == 0xF4) second_max = 0x8F;  // Beyond U+10FFFF.
+  } else {
+    return 0;
+  }
+  if (text.size() - i <= continuation) return 0;
+  if (byte(i + 1) < second_min || byte(i + 1) > second_max) return 0;
+  for (std::size_t k = 2; k <= continuation; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  return continuation + 1;
+}
+
+void AppendInteger(std::int64_t i, std::string* out) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof(buf), i);
+  out->append(buf, result.ptr);
+}
+
+void AppendInteger(std::uint64_t u, std::string* out) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof(buf), u);
+  out->append(buf, result.ptr);
+}
+
+void AppendScalar(const bj::value& value, std::string* out) {
+  switch (value.kind()) {
+    case bj::kind::null:
+      out->append("null");
+      return;
+    case bj::kind::bool_:
+      out->append(value.get_bool() ? "true" : "false");
+      return;
+    case bj::kind::int64:
+      AppendInteger(value.get_int64(), out);
+      return;
+    case bj::kind::uint64:
+      AppendInteger(value.get_uint64(), out);
+      return;
+    case bj::kind::double_:
+      AppendDouble(value.get_double(), out);
+      return;
+    case bj::kind::string: {
+      const bj::string& s = value.get_string();
+      AppendJsonString(std::string_view(s.data(), s.size()), out);
+      return;
+    }
+    case bj::kind::array:
+    case bj::kind::object:
+      break;
+  }
+}
+
+void AppendKey(const bj::string_view key, std::string* out) {
+  AppendJsonString(std::string_view(key.data(), key.size()), out);
+}
+
+void AppendPretty(const bj::value& value, std::size_t indent, std::string* out) {
+  const auto newline = [out](std::size_t spaces) {
+    out->push_back('\n');
+    out->append(spaces, ' ');
+  };
+  if (value.is_array()) {
+    const bj::array& array = value.get_array();
+    if (array.empty()) {
+      out->append("[]");
+      return;
+    }
+    out->push_back('[');
+    bool first = true;
+    for (const bj::value& element : array) {
+      if (!first) out->push_back(',');
+      first = false;
+      newline(indent + 2);
+      AppendPretty(element, indent + 2, out);
+    }
+    newline(indent);
+    out->push_back(']');
+  } else if (value.is_object()) {
+    const bj::object& object = value.get_object();
+    if (object.empty()) {
+      out->append("{}");
+      return;
+    }
+    out->push_back('{');
+    bool first = true;
+    for (const bj::key_value_pair& member : object) {
+      if (!first) out->push_back(',');
+      first = false;
+      newline(indent + 2);
+      AppendKey(member.key(), out);
+      out->append(": ");
+      AppendPretty(member.value(), indent + 2, out);
+    }
+    newline(indent);
+    out->push_back('}');
+  } else {
+    AppendScalar(value, out);
+  }
+}
+
+}  // namespace
+
+StatusOr<boost::json::value> ParseJson(std::string_view text) {
+  if (IsAllWhitespace(text)) return InvalidArgumentError("invalid JSON: empty input");
+  Parser parser(ParseOptions(), true, text);
+  bj::error_code ec;
+  const std::size_t consumed = parser.write_some(false, text.data(), text.size(), ec);
+  if (const auto& problem = parser.handler().number_problem(); problem.has_value()) {
+    return InvalidArgumentError("invalid JSON at " + Location(text, problem->offset) + ": " +
+                                problem->description);
+  }
+  if (ec) {
+    const std::size_t offset = FindSyntaxErrorOffset(text);
+    return InvalidArgumentError("invalid JSON at " + Location(text, offset) + ": " + ec.message() +
+                                Excerpt(text, offset));
+  }
+  if (consumed < text.size()) {
+    return InvalidArgumentError("invalid JSON at " + Location(text, consumed) +
+                                ": unexpected data after the JSON value" + Excerpt(text, consumed));
+  }
+  return parser.handler().Release();
+}
+
+void AppendJson(const boost::json::value& value, std::string* out) {
+  switch (value.kind()) {
+    case bj::kind::array: {
+      out->push_back('[');
+      bool first = true;
+      for (const bj::value& element : value.get_array()) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendJson(element, out);
+      }
+      out->push_back(']');
+      return;
+    }
+    case bj::kind::object: {
+      out->push_back('{');
+      bool first = true;
+      for (const bj::key_value_pair& member : value.get_object()) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendKey(member.key(), out);
+        out->push_back(':');
+        AppendJson(member.value(), out);
+      }
+      out->push_back('}');
+      return;
+    }
+    default:
+      AppendScalar(value, out);
+      return;
+  }
+}
+
+std::string SerializeJson(const boost::json::value& value) {
+  std::string out;
+  AppendJson(value, &out);
+  return out;
+}
+
+std::string SerializeJsonPretty(const boost::json::value& value) {
+  std::string out;
+  AppendPretty(value, 0, &out);
+  return out;
+}
+
+void AppendDouble(double d, std::string* out) {
+  if (!std::isfinite(d)) {
+    out->append("null");
+    return;
+  }
+  if (d == 0) {
+    out->append(std::signbit(d) ? "-0.0" : "0.0");
+    return;
+  }
+  // Shortest round-trip digits in scientific form, e.g. "-1.2345e-05", "1e+07".
+  char buf[40];
+  std::to_chars_result result =
+      std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<std::size_t>(result.ptr - buf));
+
+  // Java picks, when the shortest decimal has one digit, the closest decimal of one or two digits.
+  // They differ only where the rounding interval is wide: subnormals (4.9E-324 rather than 5e-324).
+  char buf2[40];
+  if (std::fabs(d) < DBL_MIN) {
+    result = std::to_chars(buf2, buf2 + sizeof(buf2), d, std::chars_format::scientific, 1);
+    double back = 0;
+    const auto parsed = std::from_chars(buf2, result.ptr, back);
+    if (parsed.ec == std::errc() && back == d) {
+      sci = std::string_view(buf2, static_cast<std::size_t>(result.ptr - buf2));
+    }
+  }
+
+  const bool negative = sci.front() == '-';
+  if (negative) sci.remove_prefix(1);
+  const std::size_t e_pos = sci.find('e');
+  std::string_view mantissa = sci.substr(0, e_pos);
+  int exponent = 0;
+  std::from_chars(sci.data() + e_pos + (sci[e_pos + 1] == '+' ? 2 : 1), sci.data() + sci.size(),
+                  exponent);
+  char digits[20];
+  std::size_t count = 0;
+  for (char c : mantissa) {
+    if (c != '.') digits[count++] = c;
+  }
+  while (count > 1 && digits[count - 1] == '0') --count;
+
+  if (negative) out->push_back('-');
+  if (exponent >= -3 && exponent < 7) {
+    if (exponent >= 0) {
+      const std::size_t int_digits = static_cast<std::size_t>(exponent) + 1;
+      if (count <= int_digits) {
+        out->append(digits, count);
+        out->append(int_digits - count, '0');
+        out->append(".0");
+      } else {
+        out->append(digits, int_digits);
+        out->push_back('.');
+        out->append(digits + int_digits, count - int_digits);
+      }
+    } else {
+      out->append("0.");
+      out->append(static_cast<std::size_t>(-exponent - 1), '0');
+      out->append(digits, count);
+    }
+    return;
+  }
+  out->push_back(digits[0]);
+  out->push_back('.');
+  if (count > 1) {
+    out->append(digits + 1, count - 1);
+  } else {
+    out->push_back('0');
+  }
+  out->push_back('E');
+  AppendInteger(std::int64_t{exponent}, out);
+}
+
+std::string FormatDouble(double d) {
+  std::string out;
+  AppendDouble(d, &out);
+  return out;
+}
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out->reserve(out->size() + text.size() + 2);
+  out->push_back('"');
+  std::size_t run_start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const std::size_t length = Utf8SequenceLength(text, i);
+      if (length != 0) {
+        i += length - 1;
+        continue;
+      }
+      out->append(text.data() + run_start, i - run_start);
+      run_start = i + 1;
+      out->append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+      continue;
+    }
+    if (kEscapes[c] == 0) continue;
+    out->append(text.data() + run_start, i - run_start);
+    run_start = i + 1;
+    const char escape = kEscapes[c];
+    out->push_back('\\');
+    if (escape == 'u') {
+      out->append("u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xF]);
+    } else {
+      out->push_back(escape);
+    }
+  }
+  out->append(text.data() + run_start, text.size() - run_start);
+  out->push_back('"');
+}
+
+std::string JsonTypeName(const boost::json::value& value) {
+  switch (value.kind()) {
+    case bj::kind::object:
+      return "object";
+    case bj::kind::array:
+      return "array";
+    case bj::kind::string:
+      return "string";
+    case bj::kind::int64:
+    case bj::kind::uint64:
+    case bj::kind::double_:
+      return "number";
+    case bj::kind::bool_:
+      return "boolean";
+    case bj::kind::null:
+      return "null";
+  }
+  return "null";
+}
+
+std::string JsonPointerEscape(std::string_view token) {
+  std::string out;
+  out.reserve(token.size());
+  for (char c : token) {
+    if (c == '~') {
+      out.append("~0");
+    } else if (c == '/') {
+      out.append("~1");
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+JsonPointer& JsonPointer::AppendKey(std::string_view key) {
+  text_.push_back('/');
+  text_.append(JsonPointerEscape(key));
+  return *this;
+}
+
+JsonPointer& JsonPointer::AppendIndex(std::size_t index) {
+  text_.push_back('/');
+  text_.append(std::to_string(index));
+  return *this;
+}
+
+JsonPointer JsonPointer::Key(std::string_view key) const {
+  JsonPointer child = *this;
+  child.AppendKey(key);
+  return child;
+}
+
+JsonPointer JsonPointer::Index(std::size_t index) const {
+  JsonPointer child = *this;
+  child.AppendIndex(index);
+  return child;
+}
+
+void JsonPointer::PopBack() {
+  // Escaped tokens contain no raw '/', so the last one starts at the last '/'.
+  const std::size_t slash = text_.rfind('/');
+  if (slash != std::string::npos) text_.resize(slash);
+}
+
+std::ostream& operator<<(std::ostream& os, const JsonPointer& pointer) {
+  return os << '"' << pointer.ToString() << '"';
+}
+
+}  // namespace hpd
