@@ -332,6 +332,17 @@ bool HasControlCharacter(std::string_view s) {
   return false;
 }
 
+// U+0080..U+009F, which UTF-8 encodes as C2 80..C2 9F.
+bool HasC1ControlCharacter(std::string_view s) {
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (static_cast<unsigned char>(s[i]) == 0xC2 && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool IsVariableName(std::string_view s) {
   if (s.empty()) return false;
   auto first = static_cast<unsigned char>(s[0]);
@@ -351,8 +362,11 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
-// "{% expr %}" -> expr (sets *is_expression); anything else is a literal string.
-bool IsJsonataExpression(std::string_view s) { return StartsWith(s, "{%") && EndsWith(s, "%}"); }
+// "{% expr %}": a JSONata expression; anything else is a literal string. "{%}" is not one: its
+// "{%" and "%}" overlap.
+bool IsJsonataExpression(std::string_view s) {
+  return s.size() >= 4 && StartsWith(s, "{%") && EndsWith(s, "%}");
+}
 
 bool LooksLikePath(std::string_view s) {
   return s == "$" || StartsWith(s, "$.") || StartsWith(s, "$[") || StartsWith(s, "$$");
@@ -412,6 +426,12 @@ class Validator {
   }
   void Warn(std::string_view code, const std::string& location, std::string message) {
     Report(Severity::kWarning, code, location, std::move(message));
+  }
+  // A field that does not belong where it is written. AWS locates it at the object that holds it
+  // ("Field 'TimeoutSeconds' is not supported at /States/P"), not at the field itself.
+  void UnsupportedField(const std::string& container, std::string_view key,
+                        const std::string& detail) {
+    Error(container, "Field " + Quote(key) + " is not supported" + detail);
   }
 
   static std::string Child(const std::string& location, std::string_view token) {
@@ -489,7 +509,7 @@ class Validator {
   }
 
   bool CheckJsonataString(std::string_view s, const std::string& loc, std::string_view field) {
-    if (StartsWith(s, "{%") && !EndsWith(s, "%}")) {
+    if (StartsWith(s, "{%") && !IsJsonataExpression(s)) {
       Error(loc, "The value for the field " + Quote(field) +
                      " starts a JSONata expression with '{%' but does not end it with '%}'.");
       return false;
@@ -769,9 +789,9 @@ class Validator {
         } else if (key == "Comment") {
           RequireString(fv, floc, key);
         } else {
-          Error(floc, "Field " + Quote(key) +
-                          " is not supported in a Retrier; allowed: ErrorEquals, IntervalSeconds, "
-                          "MaxAttempts, BackoffRate, MaxDelaySeconds, JitterStrategy, Comment.");
+          UnsupportedField(rloc, key,
+                           " in a Retrier; allowed: ErrorEquals, IntervalSeconds, MaxAttempts, "
+                           "BackoffRate, MaxDelaySeconds, JitterStrategy, Comment.");
         }
       }
       if (!has_error_equals) Error(rloc, "A Retrier must have the field 'ErrorEquals'.");
@@ -814,10 +834,12 @@ class Validator {
         } else if (key == "Comment") {
           RequireString(fv, floc, key);
         } else {
-          Error(floc, "Field " + Quote(key) + " is not supported in a Catcher with query language " +
-                          std::string(QueryLanguageName(ql)) + "; allowed: ErrorEquals, Next, " +
-                          (ql == QueryLanguage::kJsonPath ? "ResultPath" : "Output") +
-                          ", Assign, Comment.");
+          UnsupportedField(cloc, key,
+                           " in a Catcher with query language " +
+                               std::string(QueryLanguageName(ql)) +
+                               "; allowed: ErrorEquals, Next, " +
+                               (ql == QueryLanguage::kJsonPath ? "ResultPath" : "Output") +
+                               ", Assign, Comment.");
         }
       }
       if (!has_error_equals) Error(cloc, "A Catcher must have the field 'ErrorEquals'.");
@@ -879,9 +901,10 @@ class Validator {
         } else if (key == "Comment") {
           RequireString(m.value(), floc, key);
         } else {
-          Error(floc, "Field " + Quote(key) +
-                          " is not supported in a JSONata Choice rule; allowed: Condition, Next, "
-                          "Output, Assign, Comment.");
+          UnsupportedField(loc, key,
+                           std::string(" in a JSONata ") + (top_level ? "" : "nested ") +
+                               "Choice rule; allowed: Condition, " +
+                               (top_level ? "Next, Output, Assign, " : "") + "Comment.");
         }
       }
       if (!has_condition) Error(loc, "A JSONata Choice rule must have the field 'Condition'.");
@@ -906,8 +929,9 @@ class Validator {
         rule->variable = CompilePath(fv, floc, key, /*reference=*/false);
       } else if (key == "Next") {
         if (!top_level) {
-          Error(floc, "Only top-level Choice rules may have 'Next'; a rule nested in And, Or "
-                      "or Not may not.");
+          UnsupportedField(loc, key,
+                           " in a nested Choice rule: only top-level Choice rules have 'Next', "
+                           "a rule nested in And, Or or Not does not.");
         } else if (const json::string* s = RequireString(fv, floc, key)) {
           rule->next = std::string(*s);
           transitions_.push_back({rule->next, floc});
@@ -947,13 +971,13 @@ class Validator {
         rule->op = info->op;
         ParseComparisonOperand(*info, is_path, fv, floc, key, rule);
       } else if (key == "Condition") {
-        Error(floc, "The field 'Condition' requires the JSONata query language; with JSONPath "
-                    "use 'Variable' and a comparison operator.");
+        UnsupportedField(loc, key,
+                         " with the JSONPath query language; 'Condition' requires JSONata, with "
+                         "JSONPath use 'Variable' and a comparison operator.");
       } else {
-        Error(floc, "Field " + Quote(key) +
-                        " is not supported in a Choice rule; expected 'Variable' with a "
-                        "comparison operator (e.g. StringEquals, NumericLessThanPath, IsPresent), "
-                        "or 'And', 'Or', 'Not'.");
+        UnsupportedField(loc, key,
+                         " in a Choice rule; expected 'Variable' with a comparison operator (e.g. "
+                         "StringEquals, NumericLessThanPath, IsPresent), or 'And', 'Or', 'Not'.");
       }
     }
     (void)op_is_path;
@@ -994,7 +1018,8 @@ class Validator {
       case OperatorInfo::kBoolean:
       case OperatorInfo::kPredicate:
         if (!v.is_bool()) {
-          Error(loc, "The field " + Quote(key) + " must be a boolean, got " + JsonTypeName(v) + ".");
+          Error(loc,
+                "The field " + Quote(key) + " must be a boolean, got " + JsonTypeName(v) + ".");
         } else {
           rule->operand = v;
         }
@@ -1047,36 +1072,41 @@ class Validator {
     state->type = type->type;
 
     state->query_language = scope_language;
+    // A JSONata state machine cannot be turned back into JSONPath one state at a time. AWS reports
+    // only that for such a state, not the fields its refused language would forbid on top of it.
+    bool downgraded = false;
     if (auto it = obj->find("QueryLanguage"); it != obj->end()) {
       std::string qloc = Child(loc, "QueryLanguage");
       if (auto ql = ParseQueryLanguage(it->value(), qloc)) {
         if (scope_language == QueryLanguage::kJsonata && *ql == QueryLanguage::kJsonPath) {
-          Error(qloc, "A state cannot use JSONPath when the state machine's QueryLanguage is "
-                      "JSONata.");
+          Error(loc, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state "
+                     "machine.");
+          downgraded = true;
         }
         state->query_language = *ql;
       }
     }
     const QueryLanguage ql = state->query_language;
 
-    // Every field must be known, allowed for this type and for this query language.
+    // Every field must be known and allowed for this type; AWS locates these at the state. A field
+    // of the other query language is reported at the state as well.
     for (const auto& m : *obj) {
       std::string_view key(m.key().data(), m.key().size());
       const FieldRule* rule = FindFieldRule(key);
-      std::string floc = Child(loc, key);
       if (!rule) {
-        Error(floc, "Field " + Quote(key) + " is not supported by Step Functions.");
+        UnsupportedField(loc, key, " by Step Functions.");
       } else if ((rule->types & type->bit) == 0) {
-        Error(floc, "Field " + Quote(key) + " is not supported by state type " +
-                        Quote(type->name) + ".");
+        UnsupportedField(loc, key, " by state type " + Quote(type->name) + ".");
+      } else if (downgraded) {
+        continue;
       } else if (ql == QueryLanguage::kJsonata && (rule->languages & kJA) == 0) {
-        Error(floc, "Field " + Quote(key) +
-                        " is not supported with the JSONata query language; use " +
-                        std::string(rule->jsonata_instead) + " instead.");
+        Error(loc, "The QueryLanguage is set to 'JSONata', but field " + Quote(key) +
+                       " is only supported for the 'JSONPath' QueryLanguage; use " +
+                       std::string(rule->jsonata_instead) + " instead.");
       } else if (ql == QueryLanguage::kJsonPath && (rule->languages & kJP) == 0) {
-        Error(floc, "Field " + Quote(key) +
-                        " requires the JSONata query language (set \"QueryLanguage\": "
-                        "\"JSONata\" on the state or the state machine).");
+        Error(loc, "The QueryLanguage is set to 'JSONPath', but field " + Quote(key) +
+                       " is only supported for the 'JSONata' QueryLanguage (set \"QueryLanguage\": "
+                       "\"JSONata\" on the state or the state machine).");
       }
     }
 
@@ -1392,7 +1422,7 @@ class Validator {
       std::string bloc = Child(floc("Branches"), i);
       const json::object* branch = RequireObject((*arr)[i], bloc, "Branches");
       if (!branch) continue;
-      if (auto m = ParseScope(*branch, bloc, state.query_language, ScopeKind::kBranch, depth + 1)) {
+      if (auto m = ParseScope(*branch, bloc, top_language_, ScopeKind::kBranch, depth + 1)) {
         state.branches.push_back(std::move(m));
       }
     }
@@ -1413,7 +1443,7 @@ class Validator {
       if (const json::object* obj = RequireObject(*processor, floc("ItemProcessor"),
                                                   "ItemProcessor")) {
         ParseProcessorConfig(*obj, floc("ItemProcessor"), &state);
-        state.item_processor = ParseScope(*obj, floc("ItemProcessor"), ql,
+        state.item_processor = ParseScope(*obj, floc("ItemProcessor"), top_language_,
                                           ScopeKind::kItemProcessor, depth + 1);
       }
     } else if (iterator) {
@@ -1421,7 +1451,7 @@ class Validator {
         // AWS accepts ProcessorConfig inside the legacy Iterator as well.
         ParseProcessorConfig(*obj, floc("Iterator"), &state);
         state.item_processor =
-            ParseScope(*obj, floc("Iterator"), ql, ScopeKind::kIterator, depth + 1);
+            ParseScope(*obj, floc("Iterator"), top_language_, ScopeKind::kIterator, depth + 1);
       }
     }
 
@@ -1537,7 +1567,7 @@ class Validator {
   void CheckLabel(const std::string& label, const std::string& loc) {
     static constexpr std::string_view kForbidden = " \t\n\r<>{}[]?*\"#%\\^|~`$&,;:/";
     bool bad_char = label.find_first_of(kForbidden) != std::string::npos ||
-                    HasControlCharacter(label);
+                    HasControlCharacter(label) || HasC1ControlCharacter(label);
     if (label.empty() || CodePointCount(label) > kMaxLabelLength || bad_char) {
       Error(codes::kInvalidLabelName, loc,
             "The Map 'Label' must be 1 to 40 characters without whitespace, brackets, wildcards, "
@@ -1584,8 +1614,7 @@ class Validator {
           }
         }
       } else {
-        Error(floc, "Field " + Quote(key) +
-                        " is not supported in ProcessorConfig; allowed: Mode, ExecutionType.");
+        UnsupportedField(cloc, key, " in ProcessorConfig; allowed: Mode, ExecutionType.");
       }
     }
     if (has_execution_type && state->map_mode != MapMode::kDistributed) {
@@ -1641,7 +1670,9 @@ class Validator {
       const json::value& fv = m.value();
       if (key == "StartAt" || key == "States") continue;  // below
       if (key == "Comment") {
-        if (const json::string* s = RequireString(fv, floc, key)) machine->comment = std::string(*s);
+        if (const json::string* s = RequireString(fv, floc, key)) {
+          machine->comment = std::string(*s);
+        }
       } else if (key == "QueryLanguage" && kind == ScopeKind::kTop) {
         if (auto ql = ParseQueryLanguage(fv, floc)) machine->query_language = *ql;
       } else if (key == "Version" && kind == ScopeKind::kTop) {
@@ -1663,9 +1694,11 @@ class Validator {
                               : kind != ScopeKind::kBranch
                                   ? "StartAt, States, Comment, ProcessorConfig"
                                   : "StartAt, States, Comment";
-        Error(floc, "Field " + Quote(key) + " is not supported here; allowed: " + allowed + ".");
+        UnsupportedField(loc, key, "; allowed here: " + allowed + ".");
       }
     }
+
+    if (kind == ScopeKind::kTop) top_language_ = machine->query_language;
 
     auto start_it = obj.find("StartAt");
     auto states_it = obj.find("States");
@@ -1717,7 +1750,7 @@ class Validator {
     }
     transitions_ = std::move(outer_transitions);
 
-    CheckReachability(*machine, states_loc);
+    CheckReachability(*machine, loc, states_loc);
     if (ErrorCount() != errors_before) return nullptr;
     return machine;
   }
@@ -1736,10 +1769,11 @@ class Validator {
     }
   }
 
-  // Every state reachable from StartAt, and some state ends the scope.
-  void CheckReachability(const StateMachine& machine, const std::string& states_loc) {
-    const State* start = machine.Find(machine.start_at);
-    std::vector<bool> seen(machine.states.size(), false);
+  // Some state ends the scope, and every state is reachable from StartAt. AWS reports a missing
+  // terminal state without a location (here: the scope, "" at the top level) and then skips the
+  // reachability walk; an unreachable state is a MISSING_TRANSITION_TARGET at the state.
+  void CheckReachability(const StateMachine& machine, const std::string& scope_loc,
+                         const std::string& states_loc) {
     bool has_terminal = false;
     for (const auto& s : machine.states) {
       if (s.end || s.type == StateType::kSucceed || s.type == StateType::kFail) {
@@ -1747,13 +1781,20 @@ class Validator {
       }
     }
     if (!has_terminal) {
-      Error(codes::kMissingEndState, states_loc,
-            "No terminal state: at least one state must be a Succeed or Fail state or have "
-            "'End': true.");
+      Error(codes::kMissingEndState, scope_loc,
+            "Workflow has no terminal state: at least one state must be a Succeed or Fail state "
+            "or have 'End': true.");
+      return;
     }
-    if (!start) return;
-    std::vector<size_t> stack = {machine.index.at(machine.start_at)};
-    seen[stack.back()] = true;
+    // Without a StartAt there is nothing to walk from. A StartAt naming no state has already been
+    // reported; as AWS does, every state of the scope is then unreachable too.
+    if (machine.start_at.empty()) return;
+    std::vector<bool> seen(machine.states.size(), false);
+    std::vector<size_t> stack;
+    if (machine.Find(machine.start_at) != nullptr) {
+      stack.push_back(machine.index.at(machine.start_at));
+      seen[stack.back()] = true;
+    }
     auto visit = [&](const std::string& target) {
       auto it = machine.index.find(target);
       if (it != machine.index.end() && !seen[it->second]) {
@@ -1771,8 +1812,8 @@ class Validator {
     }
     for (size_t i = 0; i < machine.states.size(); ++i) {
       if (!seen[i]) {
-        Error(Child(states_loc, machine.states[i].name),
-              "State " + Quote(machine.states[i].name) + " is not reachable from 'StartAt' " +
+        Error(codes::kMissingTransitionTarget, Child(states_loc, machine.states[i].name),
+              "State \"" + machine.states[i].name + "\" is not reachable from 'StartAt' " +
                   Quote(machine.start_at) + ".");
       }
     }
@@ -1786,6 +1827,11 @@ class Validator {
 
   std::vector<Diagnostic>& diagnostics_;
   std::vector<Transition> transitions_;
+  // The state machine's QueryLanguage. States inside a Parallel branch or a Map's ItemProcessor
+  // inherit it, not the enclosing Parallel's or Map's own: AWS documents that a state without
+  // QueryLanguage takes the top-level value, and a Map or Parallel declaring JSONata leaves the
+  // states inside it on a JSONPath machine's JSONPath.
+  QueryLanguage top_language_ = QueryLanguage::kJsonPath;
   std::unordered_map<std::string, std::string> state_names_;  // name -> first location
   std::unordered_map<std::string, std::string> labels_;       // Map Label -> location
 };
