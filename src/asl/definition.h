@@ -127,6 +127,12 @@ struct ChoiceRule {
 
 struct StateMachine;
 
+// Lets string-keyed maps be searched with a std::string_view without building a std::string.
+struct TransparentStringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 enum class MapMode { kInline, kDistributed };
 enum class MapExecutionType { kStandard, kExpress };
 
@@ -204,9 +210,10 @@ struct StateMachine {
   std::optional<int64_t> timeout_seconds;  // top level only
   std::string version;                     // top level only
   std::vector<State> states;               // document order
-  std::unordered_map<std::string, size_t> index;  // name -> position in states
+  std::unordered_map<std::string, size_t, TransparentStringHash, std::equal_to<>>
+      index;  // name -> position in states
 
-  const State* Find(const std::string& name) const {
+  const State* Find(std::string_view name) const {
     auto it = index.find(name);
     return it == index.end() ? nullptr : &states[it->second];
   }

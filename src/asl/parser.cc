@@ -388,6 +388,10 @@ std::optional<int64_t> AsInteger(const json::value& v) {
   return std::nullopt;
 }
 
+// The document is parsed into a short-lived arena; anything the model keeps is copied out into
+// default-allocated memory (json::value's copy constructor would share the arena).
+json::value OwnedCopy(const json::value& v) { return json::value(v, json::storage_ptr()); }
+
 std::optional<double> AsNumber(const json::value& v) {
   if (v.is_int64()) return static_cast<double>(v.get_int64());
   if (v.is_uint64()) return static_cast<double>(v.get_uint64());
@@ -397,16 +401,53 @@ std::optional<double> AsNumber(const json::value& v) {
 
 // ---------------------------------------------------------------------------------------------
 
+// A place in the document, rendered as a JSON Pointer only when a diagnostic needs it, so that
+// validating a valid definition builds no location strings. A Loc refers to its parent and to
+// the key's characters: it must not outlive either (keys come from the parsed document or from
+// string literals).
+class Loc {
+ public:
+  Loc() = default;  // the document root, ""
+  Loc Child(std::string_view key) const { return Loc(this, key, 0, Kind::kKey); }
+  Loc Child(size_t index) const { return Loc(this, {}, index, Kind::kIndex); }
+  std::string ToString() const {
+    std::string out;
+    AppendTo(&out);
+    return out;
+  }
+
+ private:
+  enum class Kind { kRoot, kKey, kIndex };
+  Loc(const Loc* parent, std::string_view key, size_t index, Kind kind)
+      : parent_(parent), key_(key), index_(index), kind_(kind) {}
+  void AppendTo(std::string* out) const {
+    if (kind_ == Kind::kRoot) return;
+    parent_->AppendTo(out);
+    out->push_back('/');
+    if (kind_ == Kind::kKey) {
+      out->append(JsonPointerEscape(key_));
+    } else {
+      out->append(std::to_string(index_));
+    }
+  }
+
+  const Loc* parent_ = nullptr;
+  std::string_view key_;
+  size_t index_ = 0;
+  Kind kind_ = Kind::kRoot;
+};
+
 class Validator {
  public:
   explicit Validator(std::vector<Diagnostic>* diagnostics) : diagnostics_(*diagnostics) {}
 
   std::shared_ptr<StateMachine> ParseTopLevel(const json::value& document) {
     if (!document.is_object()) {
-      Error("", "The definition must be a JSON object, got " + JsonTypeName(document) + ".");
+      Error(Loc(), "The definition must be a JSON object, got " + JsonTypeName(document) + ".");
       return nullptr;
     }
-    return ParseScope(document.get_object(), "", QueryLanguage::kJsonPath, ScopeKind::kTop, 0);
+    const Loc root;
+    return ParseScope(document.get_object(), root, QueryLanguage::kJsonPath, ScopeKind::kTop, 0);
   }
 
  private:
@@ -414,40 +455,32 @@ class Validator {
 
   // -- reporting ---------------------------------------------------------------------------
 
-  void Report(Severity severity, std::string_view code, const std::string& location,
+  void Report(Severity severity, std::string_view code, const Loc& location,
               std::string message) {
-    diagnostics_.push_back(Diagnostic{severity, std::string(code), std::move(message), location});
+    diagnostics_.push_back(
+        Diagnostic{severity, std::string(code), std::move(message), location.ToString()});
   }
-  void Error(const std::string& location, std::string message) {
+  void Error(const Loc& location, std::string message) {
     Report(Severity::kError, codes::kSchemaValidationFailed, location, std::move(message));
   }
-  void Error(std::string_view code, const std::string& location, std::string message) {
+  void Error(std::string_view code, const Loc& location, std::string message) {
     Report(Severity::kError, code, location, std::move(message));
   }
-  void Warn(std::string_view code, const std::string& location, std::string message) {
+  void Warn(std::string_view code, const Loc& location, std::string message) {
     Report(Severity::kWarning, code, location, std::move(message));
   }
   // A field that does not belong where it is written. AWS locates it at the object that holds it
   // ("Field 'TimeoutSeconds' is not supported at /States/P"), not at the field itself.
-  void UnsupportedField(const std::string& container, std::string_view key,
+  void UnsupportedField(const Loc& container, std::string_view key,
                         const std::string& detail) {
     Error(container, "Field " + Quote(key) + " is not supported" + detail);
   }
 
-  static std::string Child(const std::string& location, std::string_view token) {
-    std::string out = location;
-    out += '/';
-    out += JsonPointerEscape(token);
-    return out;
-  }
-  static std::string Child(const std::string& location, size_t index) {
-    return location + "/" + std::to_string(index);
-  }
   static std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
   // -- typed field access ------------------------------------------------------------------
 
-  const json::string* RequireString(const json::value& v, const std::string& loc,
+  const json::string* RequireString(const json::value& v, const Loc& loc,
                                     std::string_view field) {
     if (!v.is_string()) {
       Error(loc, "The field " + Quote(field) + " must be a string, got " + JsonTypeName(v) + ".");
@@ -456,7 +489,7 @@ class Validator {
     return &v.get_string();
   }
 
-  const json::object* RequireObject(const json::value& v, const std::string& loc,
+  const json::object* RequireObject(const json::value& v, const Loc& loc,
                                     std::string_view field) {
     if (!v.is_object()) {
       Error(loc, "The field " + Quote(field) + " must be an object, got " + JsonTypeName(v) + ".");
@@ -465,7 +498,7 @@ class Validator {
     return &v.get_object();
   }
 
-  const json::array* RequireArray(const json::value& v, const std::string& loc,
+  const json::array* RequireArray(const json::value& v, const Loc& loc,
                                   std::string_view field, bool non_empty) {
     if (!v.is_array()) {
       Error(loc, "The field " + Quote(field) + " must be an array, got " + JsonTypeName(v) + ".");
@@ -478,7 +511,7 @@ class Validator {
     return &v.get_array();
   }
 
-  std::optional<int64_t> RequireInteger(const json::value& v, const std::string& loc,
+  std::optional<int64_t> RequireInteger(const json::value& v, const Loc& loc,
                                         std::string_view field, int64_t min, int64_t max) {
     auto n = AsInteger(v);
     if (!n) {
@@ -494,7 +527,7 @@ class Validator {
     return n;
   }
 
-  std::shared_ptr<const JsonPath> CompilePath(const json::value& v, const std::string& loc,
+  std::shared_ptr<const JsonPath> CompilePath(const json::value& v, const Loc& loc,
                                               std::string_view field, bool reference) {
     const json::string* s = RequireString(v, loc, field);
     if (!s) return nullptr;
@@ -508,7 +541,7 @@ class Validator {
     return std::make_shared<const JsonPath>(std::move(parsed).value());
   }
 
-  bool CheckJsonataString(std::string_view s, const std::string& loc, std::string_view field) {
+  bool CheckJsonataString(std::string_view s, const Loc& loc, std::string_view field) {
     if (StartsWith(s, "{%") && !IsJsonataExpression(s)) {
       Error(loc, "The value for the field " + Quote(field) +
                      " starts a JSONata expression with '{%' but does not end it with '%}'.");
@@ -532,7 +565,7 @@ class Validator {
   }
 
   // A number that JSONata states may also give as "{% expr %}".
-  DynamicNumber NumberOrJsonata(const json::value& v, const std::string& loc,
+  DynamicNumber NumberOrJsonata(const json::value& v, const Loc& loc,
                                 std::string_view field, QueryLanguage ql, int64_t min,
                                 int64_t max) {
     DynamicNumber out;
@@ -553,13 +586,13 @@ class Validator {
   // -- templates ---------------------------------------------------------------------------
 
   // Parameters, ResultSelector, ItemSelector, Credentials and JSONPath Assign.
-  ValueTemplate CompileJsonPathTemplate(const json::value& v, const std::string& loc) {
+  ValueTemplate CompileJsonPathTemplate(const json::value& v, const Loc& loc) {
     ValueTemplate t;
     if (v.is_object()) {
       bool dynamic = false;
       for (const auto& member : v.get_object()) {
         std::string_view key(member.key().data(), member.key().size());
-        std::string child_loc = Child(loc, key);
+        const Loc child_loc = loc.Child(key);
         ValueTemplate::Field field;
         if (EndsWith(key, ".$")) {
           field.name = std::string(key.substr(0, key.size() - 2));
@@ -590,7 +623,7 @@ class Validator {
       bool dynamic = false;
       const auto& arr = v.get_array();
       for (size_t i = 0; i < arr.size(); ++i) {
-        t.items.push_back(CompileJsonPathTemplate(arr[i], Child(loc, i)));
+        t.items.push_back(CompileJsonPathTemplate(arr[i], loc.Child(i)));
         dynamic = dynamic || t.items.back().IsDynamic();
       }
       if (dynamic) {
@@ -600,12 +633,12 @@ class Validator {
       t.items.clear();
     }
     t.kind = ValueTemplate::Kind::kLiteral;
-    t.literal = v;
+    t.literal = OwnedCopy(v);
     return t;
   }
 
   // The value of a "key.$" field: a path or an intrinsic function call.
-  ValueTemplate CompileDynamicString(const json::value& v, const std::string& loc,
+  ValueTemplate CompileDynamicString(const json::value& v, const Loc& loc,
                                      std::string_view key) {
     ValueTemplate t;
     t.kind = ValueTemplate::Kind::kLiteral;
@@ -642,7 +675,7 @@ class Validator {
 
   // Arguments, Output and JSONata Assign: any JSON value in which "{% %}" strings are
   // expressions.
-  ValueTemplate CompileJsonataTemplate(const json::value& v, const std::string& loc,
+  ValueTemplate CompileJsonataTemplate(const json::value& v, const Loc& loc,
                                        std::string_view field) {
     ValueTemplate t;
     if (v.is_string()) {
@@ -658,7 +691,7 @@ class Validator {
         std::string_view key(member.key().data(), member.key().size());
         ValueTemplate::Field f;
         f.name = std::string(key);
-        f.value = CompileJsonataTemplate(member.value(), Child(loc, key), key);
+        f.value = CompileJsonataTemplate(member.value(), loc.Child(key), key);
         dynamic = dynamic || f.value.IsDynamic();
         t.fields.push_back(std::move(f));
       }
@@ -671,7 +704,7 @@ class Validator {
       bool dynamic = false;
       const auto& arr = v.get_array();
       for (size_t i = 0; i < arr.size(); ++i) {
-        t.items.push_back(CompileJsonataTemplate(arr[i], Child(loc, i), field));
+        t.items.push_back(CompileJsonataTemplate(arr[i], loc.Child(i), field));
         dynamic = dynamic || t.items.back().IsDynamic();
       }
       if (dynamic) {
@@ -681,11 +714,11 @@ class Validator {
       t.items.clear();
     }
     t.kind = ValueTemplate::Kind::kLiteral;
-    t.literal = v;
+    t.literal = OwnedCopy(v);
     return t;
   }
 
-  std::optional<ValueTemplate> CompileAssign(const json::value& v, const std::string& loc,
+  std::optional<ValueTemplate> CompileAssign(const json::value& v, const Loc& loc,
                                              QueryLanguage ql) {
     const json::object* obj = RequireObject(v, loc, "Assign");
     if (!obj) return std::nullopt;
@@ -694,11 +727,11 @@ class Validator {
       std::string_view name = key;
       if (ql == QueryLanguage::kJsonPath && EndsWith(name, ".$")) name.remove_suffix(2);
       if (!IsVariableName(name)) {
-        Error(Child(loc, key), "The variable name " + Quote(name) +
+        Error(loc.Child(key), "The variable name " + Quote(name) +
                                    " is invalid: it must start with a letter or '_' and contain "
                                    "only letters, digits and '_'.");
       } else if (name == "states") {
-        Error(Child(loc, key), "The variable name 'states' is reserved by Step Functions.");
+        Error(loc.Child(key), "The variable name 'states' is reserved by Step Functions.");
       }
     }
     return ql == QueryLanguage::kJsonPath ? CompileJsonPathTemplate(v, loc)
@@ -707,27 +740,27 @@ class Validator {
 
   // -- retry and catch ---------------------------------------------------------------------
 
-  std::vector<std::string> ParseErrorEquals(const json::value& v, const std::string& loc,
+  std::vector<std::string> ParseErrorEquals(const json::value& v, const Loc& loc,
                                             bool is_last, std::string_view what) {
     std::vector<std::string> out;
     const json::array* arr = RequireArray(v, loc, "ErrorEquals", /*non_empty=*/true);
     if (!arr) return out;
     for (size_t i = 0; i < arr->size(); ++i) {
-      const json::string* s = RequireString((*arr)[i], Child(loc, i), "ErrorEquals");
+      const json::string* s = RequireString((*arr)[i], loc.Child(i), "ErrorEquals");
       if (!s) continue;
       std::string_view name(s->data(), s->size());
       if (StartsWith(name, "States.") &&
           std::find(kStatesErrors.begin(), kStatesErrors.end(), name) == kStatesErrors.end()) {
-        Error(Child(loc, i), "Unknown error name " + Quote(name) +
+        Error(loc.Child(i), "Unknown error name " + Quote(name) +
                                  ": names starting with 'States.' are reserved for the "
                                  "predefined error codes (e.g. States.ALL, States.Timeout, "
                                  "States.TaskFailed).");
       }
       if (name == "States.ALL") {
         if (arr->size() != 1) {
-          Error(Child(loc, i), "'States.ALL' must appear alone in ErrorEquals.");
+          Error(loc.Child(i), "'States.ALL' must appear alone in ErrorEquals.");
         } else if (!is_last) {
-          Error(Child(loc, i), "'States.ALL' must appear in the last " + std::string(what) + ".");
+          Error(loc.Child(i), "'States.ALL' must appear in the last " + std::string(what) + ".");
         }
       }
       out.emplace_back(name);
@@ -735,19 +768,19 @@ class Validator {
     return out;
   }
 
-  std::vector<Retrier> ParseRetry(const json::value& v, const std::string& loc) {
+  std::vector<Retrier> ParseRetry(const json::value& v, const Loc& loc) {
     std::vector<Retrier> out;
     const json::array* arr = RequireArray(v, loc, "Retry", /*non_empty=*/false);
     if (!arr) return out;
     for (size_t i = 0; i < arr->size(); ++i) {
-      std::string rloc = Child(loc, i);
+      const Loc rloc = loc.Child(i);
       const json::object* obj = RequireObject((*arr)[i], rloc, "Retry");
       if (!obj) continue;
       Retrier r;
       bool has_error_equals = false;
       for (const auto& m : *obj) {
         std::string_view key(m.key().data(), m.key().size());
-        std::string floc = Child(rloc, key);
+        const Loc floc = rloc.Child(key);
         const json::value& fv = m.value();
         if (key == "ErrorEquals") {
           has_error_equals = true;
@@ -800,13 +833,13 @@ class Validator {
     return out;
   }
 
-  std::vector<Catcher> ParseCatch(const json::value& v, const std::string& loc,
+  std::vector<Catcher> ParseCatch(const json::value& v, const Loc& loc,
                                   QueryLanguage ql) {
     std::vector<Catcher> out;
     const json::array* arr = RequireArray(v, loc, "Catch", /*non_empty=*/false);
     if (!arr) return out;
     for (size_t i = 0; i < arr->size(); ++i) {
-      std::string cloc = Child(loc, i);
+      const Loc cloc = loc.Child(i);
       const json::object* obj = RequireObject((*arr)[i], cloc, "Catch");
       if (!obj) continue;
       Catcher c;
@@ -814,7 +847,7 @@ class Validator {
       bool has_next = false;
       for (const auto& m : *obj) {
         std::string_view key(m.key().data(), m.key().size());
-        std::string floc = Child(cloc, key);
+        const Loc floc = cloc.Child(key);
         const json::value& fv = m.value();
         if (key == "ErrorEquals") {
           has_error_equals = true;
@@ -823,7 +856,7 @@ class Validator {
           has_next = true;
           if (const json::string* s = RequireString(fv, floc, key)) {
             c.next = std::string(*s);
-            transitions_.push_back({c.next, floc});
+            AddTransition(*s, "Catch", i, "Next");
           }
         } else if (key == "ResultPath" && ql == QueryLanguage::kJsonPath) {
           c.result_path = ParseResultPath(fv, floc);
@@ -849,7 +882,7 @@ class Validator {
     return out;
   }
 
-  ResultPathSpec ParseResultPath(const json::value& v, const std::string& loc) {
+  ResultPathSpec ParseResultPath(const json::value& v, const Loc& loc) {
     ResultPathSpec spec;
     if (v.is_null()) {
       spec.discard = true;
@@ -865,7 +898,7 @@ class Validator {
 
   // -- choice rules ------------------------------------------------------------------------
 
-  void ParseChoiceRule(const json::object& obj, const std::string& loc, bool top_level,
+  void ParseChoiceRule(const json::object& obj, const Loc& loc, bool top_level,
                        QueryLanguage ql, ChoiceRule* rule, size_t depth) {
     if (depth > kMaxNestingDepth) {
       Error(codes::kTooDeeplyNested, loc, "Choice rules are nested too deeply.");
@@ -876,7 +909,7 @@ class Validator {
       bool has_condition = false;
       for (const auto& m : obj) {
         std::string_view key(m.key().data(), m.key().size());
-        std::string floc = Child(loc, key);
+        const Loc floc = loc.Child(key);
         if (key == "Condition") {
           has_condition = true;
           if (m.value().is_bool()) {
@@ -892,7 +925,7 @@ class Validator {
         } else if (key == "Next" && top_level) {
           if (const json::string* s = RequireString(m.value(), floc, key)) {
             rule->next = std::string(*s);
-            transitions_.push_back({rule->next, floc});
+            AddTransition(*s, "Choices", current_choice_, "Next");
           }
         } else if (key == "Output" && top_level) {
           rule->output = CompileJsonataTemplate(m.value(), floc, key);
@@ -921,7 +954,7 @@ class Validator {
     bool has_variable = false;
     for (const auto& m : obj) {
       std::string_view key(m.key().data(), m.key().size());
-      std::string floc = Child(loc, key);
+      const Loc floc = loc.Child(key);
       const json::value& fv = m.value();
       bool is_path = false;
       if (key == "Variable") {
@@ -934,7 +967,7 @@ class Validator {
                            "a rule nested in And, Or or Not does not.");
         } else if (const json::string* s = RequireString(fv, floc, key)) {
           rule->next = std::string(*s);
-          transitions_.push_back({rule->next, floc});
+          AddTransition(*s, "Choices", current_choice_, "Next");
         }
       } else if (key == "Comment") {
         RequireString(fv, floc, key);
@@ -946,10 +979,10 @@ class Validator {
         const json::array* arr = RequireArray(fv, floc, key, /*non_empty=*/true);
         if (!arr) continue;
         for (size_t i = 0; i < arr->size(); ++i) {
-          const json::object* child = RequireObject((*arr)[i], Child(floc, i), key);
+          const json::object* child = RequireObject((*arr)[i], floc.Child(i), key);
           if (!child) continue;
           rule->children.emplace_back();
-          ParseChoiceRule(*child, Child(floc, i), false, ql, &rule->children.back(), depth + 1);
+          ParseChoiceRule(*child, floc.Child(i), false, ql, &rule->children.back(), depth + 1);
         }
       } else if (key == "Not") {
         ++logical;
@@ -984,7 +1017,7 @@ class Validator {
     if (logical > 1 || (logical == 1 && op)) {
       Error(loc, "A Choice rule must be exactly one of: a comparison, 'And', 'Or' or 'Not'.");
     } else if (logical == 1) {
-      if (has_variable) Error(Child(loc, "Variable"), "A Boolean ('And', 'Or', 'Not') Choice rule "
+      if (has_variable) Error(loc.Child("Variable"), "A Boolean ('And', 'Or', 'Not') Choice rule "
                                                       "must not have 'Variable'.");
     } else if (!op) {
       Error(loc, "A Choice rule must have a comparison operator (e.g. StringEquals, "
@@ -998,7 +1031,7 @@ class Validator {
   }
 
   void ParseComparisonOperand(const OperatorInfo& info, bool is_path, const json::value& v,
-                              const std::string& loc, std::string_view key, ChoiceRule* rule) {
+                              const Loc& loc, std::string_view key, ChoiceRule* rule) {
     if (is_path) {
       rule->operand_path = CompilePath(v, loc, key, /*reference=*/false);
       return;
@@ -1006,13 +1039,13 @@ class Validator {
     switch (info.operand) {
       case OperatorInfo::kString:
       case OperatorInfo::kRegex:
-        if (RequireString(v, loc, key)) rule->operand = v;
+        if (RequireString(v, loc, key)) rule->operand = OwnedCopy(v);
         break;
       case OperatorInfo::kNumber:
         if (!v.is_number()) {
           Error(loc, "The field " + Quote(key) + " must be a number, got " + JsonTypeName(v) + ".");
         } else {
-          rule->operand = v;
+          rule->operand = OwnedCopy(v);
         }
         break;
       case OperatorInfo::kBoolean:
@@ -1021,7 +1054,7 @@ class Validator {
           Error(loc,
                 "The field " + Quote(key) + " must be a boolean, got " + JsonTypeName(v) + ".");
         } else {
-          rule->operand = v;
+          rule->operand = OwnedCopy(v);
         }
         break;
       case OperatorInfo::kTimestamp:
@@ -1031,7 +1064,7 @@ class Validator {
             Error(loc, "The field " + Quote(key) + " must be an RFC 3339 timestamp such as "
                        "'2016-03-14T01:59:00Z': " + std::string(t.status().message()));
           } else {
-            rule->operand = v;
+            rule->operand = OwnedCopy(v);
           }
         }
         break;
@@ -1040,12 +1073,22 @@ class Validator {
 
   // -- states ------------------------------------------------------------------------------
 
+  // A transition to check when its scope is complete. Views point into the document.
   struct Transition {
-    std::string target;
-    std::string location;
+    std::string_view target;
+    std::string_view state;  // the state holding the field
+    std::string_view list;   // "", "Catch" or "Choices"
+    size_t index;            // position in `list`
+    std::string_view field;  // "Next" or "Default"
   };
 
-  void ParseState(const std::string& name, const json::value& v, const std::string& loc,
+  void AddTransition(const json::string& target, std::string_view list, size_t index,
+                     std::string_view field) {
+    transitions_.push_back(Transition{std::string_view(target.data(), target.size()),
+                                      current_state_, list, index, field});
+  }
+
+  void ParseState(const std::string& name, const json::value& v, const Loc& loc,
                   QueryLanguage scope_language, size_t depth, State* state) {
     state->name = name;
     const json::object* obj = RequireObject(v, loc, name);
@@ -1057,14 +1100,14 @@ class Validator {
       Error(loc, "State " + Quote(name) + " must have the field 'Type'.");
       return;
     }
-    const json::string* type_name = RequireString(type_it->value(), Child(loc, "Type"), "Type");
+    const json::string* type_name = RequireString(type_it->value(), loc.Child("Type"), "Type");
     if (!type_name) return;
     const TypeInfo* type = nullptr;
     for (const auto& t : kTypes) {
       if (t.name == *type_name) type = &t;
     }
     if (!type) {
-      Error(Child(loc, "Type"), "Unknown state type " + Quote(*type_name) +
+      Error(loc.Child("Type"), "Unknown state type " + Quote(*type_name) +
                                     "; allowed: Task, Pass, Choice, Wait, Succeed, Fail, "
                                     "Parallel, Map.");
       return;
@@ -1076,7 +1119,7 @@ class Validator {
     // only that for such a state, not the fields its refused language would forbid on top of it.
     bool downgraded = false;
     if (auto it = obj->find("QueryLanguage"); it != obj->end()) {
-      std::string qloc = Child(loc, "QueryLanguage");
+      const Loc qloc = loc.Child("QueryLanguage");
       if (auto ql = ParseQueryLanguage(it->value(), qloc)) {
         if (scope_language == QueryLanguage::kJsonata && *ql == QueryLanguage::kJsonPath) {
           Error(loc, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state "
@@ -1119,7 +1162,7 @@ class Validator {
       if ((rule->languages & bit) == 0) return nullptr;
       return &it->value();
     };
-    auto floc = [&](std::string_view key) { return Child(loc, key); };
+    auto floc = [&](std::string_view key) { return loc.Child(key); };
 
     if (const json::value* f = get("Comment")) {
       if (const json::string* s = RequireString(*f, floc("Comment"), "Comment")) {
@@ -1136,7 +1179,7 @@ class Validator {
       if (next) {
         if (const json::string* s = RequireString(*next, floc("Next"), "Next")) {
           state->next = std::string(*s);
-          transitions_.push_back({state->next, floc("Next")});
+          AddTransition(*s, "", 0, "Next");
         }
       }
       if (end) {
@@ -1196,7 +1239,7 @@ class Validator {
     switch (state->type) {
       case StateType::kPass:
         if (const json::value* f = get("Result")) {
-          state->result = *f;
+          state->result = OwnedCopy(*f);
           CheckPassResultIsStatic(*f, floc("Result"));
         }
         break;
@@ -1223,8 +1266,8 @@ class Validator {
     }
   }
 
-  template <typename Get, typename Loc>
-  void ParseTask(State& state, Get& get, Loc& floc, const std::string& loc) {
+  template <typename Get, typename FieldLoc>
+  void ParseTask(State& state, Get& get, FieldLoc& floc, const Loc& loc) {
     const QueryLanguage ql = state.query_language;
     if (const json::value* f = get("Resource")) {
       if (const json::string* s = RequireString(*f, floc("Resource"), "Resource")) {
@@ -1281,7 +1324,7 @@ class Validator {
   }
 
   // Resource must be an ARN: arn:partition:service:region:account:resource.
-  void CheckResource(const std::string& resource, const std::string& loc) {
+  void CheckResource(const std::string& resource, const Loc& loc) {
     size_t colons = static_cast<size_t>(std::count(resource.begin(), resource.end(), ':'));
     bool ok = StartsWith(resource, "arn:") && colons >= 5;
     if (ok) {
@@ -1299,15 +1342,17 @@ class Validator {
     }
   }
 
-  template <typename Get, typename Loc>
-  void ParseChoice(State& state, Get& get, Loc& floc, const std::string& loc) {
+  template <typename Get, typename FieldLoc>
+  void ParseChoice(State& state, Get& get, FieldLoc& floc, const Loc& loc) {
     if (const json::value* f = get("Choices")) {
-      if (const json::array* arr = RequireArray(*f, floc("Choices"), "Choices", true)) {
+      const Loc choices_loc = floc("Choices");
+      if (const json::array* arr = RequireArray(*f, choices_loc, "Choices", true)) {
         for (size_t i = 0; i < arr->size(); ++i) {
-          std::string rloc = Child(floc("Choices"), i);
+          const Loc rloc = choices_loc.Child(i);
           const json::object* rule = RequireObject((*arr)[i], rloc, "Choices");
           if (!rule) continue;
           state.choices.emplace_back();
+          current_choice_ = i;
           ParseChoiceRule(*rule, rloc, true, state.query_language, &state.choices.back(), 0);
         }
       }
@@ -1317,13 +1362,13 @@ class Validator {
     if (const json::value* f = get("Default")) {
       if (const json::string* s = RequireString(*f, floc("Default"), "Default")) {
         state.default_next = std::string(*s);
-        transitions_.push_back({state.default_next, floc("Default")});
+        AddTransition(*s, "", 0, "Default");
       }
     }
   }
 
-  template <typename Get, typename Loc>
-  void ParseWait(State& state, Get& get, Loc& floc, const std::string& loc) {
+  template <typename Get, typename FieldLoc>
+  void ParseWait(State& state, Get& get, FieldLoc& floc, const Loc& loc) {
     const QueryLanguage ql = state.query_language;
     int forms = 0;
     const char* found[4] = {};
@@ -1364,8 +1409,8 @@ class Validator {
     }
   }
 
-  template <typename Get, typename Loc>
-  void ParseFail(State& state, Get& get, Loc& floc) {
+  template <typename Get, typename FieldLoc>
+  void ParseFail(State& state, Get& get, FieldLoc& floc) {
     const QueryLanguage ql = state.query_language;
     auto parse_pair = [&](const char* field, const char* path_field, DynamicString* out) {
       const json::value* literal = get(field);
@@ -1409,17 +1454,18 @@ class Validator {
     parse_pair("Cause", "CausePath", &state.cause);
   }
 
-  template <typename Get, typename Loc>
-  void ParseParallel(State& state, Get& get, Loc& floc, const std::string& loc, size_t depth) {
+  template <typename Get, typename FieldLoc>
+  void ParseParallel(State& state, Get& get, FieldLoc& floc, const Loc& loc, size_t depth) {
     const json::value* f = get("Branches");
     if (!f) {
       Error(loc, "Parallel state " + Quote(state.name) + " must have the field 'Branches'.");
       return;
     }
-    const json::array* arr = RequireArray(*f, floc("Branches"), "Branches", true);
+    const Loc branches_loc = floc("Branches");
+    const json::array* arr = RequireArray(*f, branches_loc, "Branches", true);
     if (!arr) return;
     for (size_t i = 0; i < arr->size(); ++i) {
-      std::string bloc = Child(floc("Branches"), i);
+      const Loc bloc = branches_loc.Child(i);
       const json::object* branch = RequireObject((*arr)[i], bloc, "Branches");
       if (!branch) continue;
       if (auto m = ParseScope(*branch, bloc, top_language_, ScopeKind::kBranch, depth + 1)) {
@@ -1428,8 +1474,8 @@ class Validator {
     }
   }
 
-  template <typename Get, typename Loc>
-  void ParseMap(State& state, Get& get, Loc& floc, const std::string& loc, size_t depth) {
+  template <typename Get, typename FieldLoc>
+  void ParseMap(State& state, Get& get, FieldLoc& floc, const Loc& loc, size_t depth) {
     const QueryLanguage ql = state.query_language;
     const json::value* processor = get("ItemProcessor");
     const json::value* iterator = get("Iterator");
@@ -1539,22 +1585,23 @@ class Validator {
       }
     }
     if (const json::value* f = get("ItemReader")) {
-      if (const json::object* obj = RequireObject(*f, floc("ItemReader"), "ItemReader")) {
+      const Loc reader_loc = floc("ItemReader");
+      if (const json::object* obj = RequireObject(*f, reader_loc, "ItemReader")) {
         if (!obj->contains("Resource")) {
           Error(floc("ItemReader"), "The field 'ItemReader' must contain 'Resource'.");
         } else if (const json::string* s = RequireString(obj->at("Resource"),
-                                                         Child(floc("ItemReader"), "Resource"),
+                                                         reader_loc.Child("Resource"),
                                                          "Resource")) {
-          CheckResource(std::string(*s), Child(floc("ItemReader"), "Resource"));
+          CheckResource(std::string(*s), reader_loc.Child("Resource"));
         }
-        state.item_reader = *f;
+        state.item_reader = OwnedCopy(*f);
       }
     }
     if (const json::value* f = get("ItemBatcher")) {
-      if (RequireObject(*f, floc("ItemBatcher"), "ItemBatcher")) state.item_batcher = *f;
+      if (RequireObject(*f, floc("ItemBatcher"), "ItemBatcher")) state.item_batcher = OwnedCopy(*f);
     }
     if (const json::value* f = get("ResultWriter")) {
-      if (RequireObject(*f, floc("ResultWriter"), "ResultWriter")) state.result_writer = *f;
+      if (RequireObject(*f, floc("ResultWriter"), "ResultWriter")) state.result_writer = OwnedCopy(*f);
     }
     if (const json::value* f = get("Label")) {
       if (const json::string* s = RequireString(*f, floc("Label"), "Label")) {
@@ -1564,7 +1611,7 @@ class Validator {
     }
   }
 
-  void CheckLabel(const std::string& label, const std::string& loc) {
+  void CheckLabel(const std::string& label, const Loc& loc) {
     static constexpr std::string_view kForbidden = " \t\n\r<>{}[]?*\"#%\\^|~`$&,;:/";
     bool bad_char = label.find_first_of(kForbidden) != std::string::npos ||
                     HasControlCharacter(label) || HasC1ControlCharacter(label);
@@ -1574,22 +1621,22 @@ class Validator {
             "punctuation such as \" # % \\ ^ | ~ ` $ & , ; : / or control characters.");
       return;
     }
-    if (auto [it, inserted] = labels_.emplace(label, loc); !inserted) {
+    if (auto [it, inserted] = labels_.emplace(label, loc.ToString()); !inserted) {
       Error(codes::kDuplicateLabelName, loc,
             "The Map 'Label' " + Quote(label) + " is already used at " + it->second + ".");
     }
   }
 
-  void ParseProcessorConfig(const json::object& processor, const std::string& loc, State* state) {
+  void ParseProcessorConfig(const json::object& processor, const Loc& loc, State* state) {
     auto it = processor.find("ProcessorConfig");
     if (it == processor.end()) return;
-    std::string cloc = Child(loc, "ProcessorConfig");
+    const Loc cloc = loc.Child("ProcessorConfig");
     const json::object* config = RequireObject(it->value(), cloc, "ProcessorConfig");
     if (!config) return;
     bool has_execution_type = false;
     for (const auto& m : *config) {
       std::string_view key(m.key().data(), m.key().size());
-      std::string floc = Child(cloc, key);
+      const Loc floc = cloc.Child(key);
       if (key == "Mode") {
         if (const json::string* s = RequireString(m.value(), floc, key)) {
           if (*s == "INLINE") {
@@ -1618,29 +1665,32 @@ class Validator {
       }
     }
     if (has_execution_type && state->map_mode != MapMode::kDistributed) {
-      Error(Child(cloc, "ExecutionType"),
+      Error(cloc.Child("ExecutionType"),
             "'ExecutionType' is only supported when 'Mode' is 'DISTRIBUTED'.");
+    } else if (!has_execution_type && state->map_mode == MapMode::kDistributed) {
+      Error(cloc, "'ExecutionType' ('STANDARD' or 'EXPRESS') is required when 'Mode' is "
+                  "'DISTRIBUTED'.");
     }
   }
 
-  void CheckPassResultIsStatic(const json::value& v, const std::string& loc) {
+  void CheckPassResultIsStatic(const json::value& v, const Loc& loc) {
     if (v.is_object()) {
       for (const auto& m : v.get_object()) {
         std::string_view key(m.key().data(), m.key().size());
         if (EndsWith(key, ".$")) {
-          Warn(codes::kPassResultIsStatic, Child(loc, key),
+          Warn(codes::kPassResultIsStatic, loc.Child(key),
                "The Pass state's 'Result' is static: the field " + Quote(key) +
                    " is not evaluated as a path. Use 'Parameters' for dynamic values.");
         }
-        CheckPassResultIsStatic(m.value(), Child(loc, key));
+        CheckPassResultIsStatic(m.value(), loc.Child(key));
       }
     } else if (v.is_array()) {
       const auto& arr = v.get_array();
-      for (size_t i = 0; i < arr.size(); ++i) CheckPassResultIsStatic(arr[i], Child(loc, i));
+      for (size_t i = 0; i < arr.size(); ++i) CheckPassResultIsStatic(arr[i], loc.Child(i));
     }
   }
 
-  std::optional<QueryLanguage> ParseQueryLanguage(const json::value& v, const std::string& loc) {
+  std::optional<QueryLanguage> ParseQueryLanguage(const json::value& v, const Loc& loc) {
     const json::string* s = RequireString(v, loc, "QueryLanguage");
     if (!s) return std::nullopt;
     if (*s == "JSONPath") return QueryLanguage::kJsonPath;
@@ -1651,7 +1701,7 @@ class Validator {
 
   // -- scopes ------------------------------------------------------------------------------
 
-  std::shared_ptr<StateMachine> ParseScope(const json::object& obj, const std::string& loc,
+  std::shared_ptr<StateMachine> ParseScope(const json::object& obj, const Loc& loc,
                                            QueryLanguage inherited, ScopeKind kind,
                                            size_t depth) {
     if (depth > kMaxNestingDepth) {
@@ -1666,7 +1716,7 @@ class Validator {
 
     for (const auto& m : obj) {
       std::string_view key(m.key().data(), m.key().size());
-      std::string floc = Child(loc, key);
+      const Loc floc = loc.Child(key);
       const json::value& fv = m.value();
       if (key == "StartAt" || key == "States") continue;  // below
       if (key == "Comment") {
@@ -1704,7 +1754,7 @@ class Validator {
     auto states_it = obj.find("States");
     if (start_it == obj.end()) {
       Error(loc, "The field 'StartAt' is required.");
-    } else if (const json::string* s = RequireString(start_it->value(), Child(loc, "StartAt"),
+    } else if (const json::string* s = RequireString(start_it->value(), loc.Child("StartAt"),
                                                      "StartAt")) {
       machine->start_at = std::string(*s);
     }
@@ -1712,7 +1762,7 @@ class Validator {
       Error(loc, "The field 'States' is required.");
       return nullptr;
     }
-    std::string states_loc = Child(loc, "States");
+    const Loc states_loc = loc.Child("States");
     const json::object* states = RequireObject(states_it->value(), states_loc, "States");
     if (!states) return nullptr;
     if (states->empty()) {
@@ -1724,25 +1774,35 @@ class Validator {
     std::vector<Transition> outer_transitions = std::move(transitions_);
     transitions_.clear();
 
+    const std::string_view outer_state = current_state_;
+    scope_paths_.push_back(states_loc.ToString());
     machine->states.reserve(states->size());
+    machine->index.reserve(states->size());
     for (const auto& m : *states) {
-      std::string name(m.key().data(), m.key().size());
-      std::string sloc = Child(states_loc, name);
+      const std::string_view name(m.key().data(), m.key().size());
+      const Loc sloc = states_loc.Child(name);
       CheckStateName(name, sloc);
+      current_state_ = name;
       machine->states.emplace_back();
-      ParseState(name, m.value(), sloc, machine->query_language, depth, &machine->states.back());
+      ParseState(std::string(name), m.value(), sloc, machine->query_language, depth,
+                 &machine->states.back());
       machine->index.emplace(name, machine->states.size() - 1);
     }
+    current_state_ = outer_state;
 
     // Transition targets must exist in this scope.
     if (!machine->start_at.empty() && !machine->index.contains(machine->start_at)) {
-      Error(codes::kMissingTransitionTarget, Child(loc, "StartAt"),
+      Error(codes::kMissingTransitionTarget, loc.Child("StartAt"),
             "'StartAt' names the state " + Quote(machine->start_at) +
                 ", which does not exist in this scope.");
     }
     for (const auto& t : transitions_) {
       if (!machine->index.contains(t.target)) {
-        Error(codes::kMissingTransitionTarget, t.location,
+        const Loc state_loc = states_loc.Child(t.state);
+        const Loc list_loc = state_loc.Child(t.list);
+        const Loc item_loc = list_loc.Child(t.index);
+        const Loc field_loc = t.list.empty() ? state_loc.Child(t.field) : item_loc.Child(t.field);
+        Error(codes::kMissingTransitionTarget, field_loc,
               "Missing 'Next' target: " + Quote(t.target) +
                   " is not a state of this scope (a transition cannot leave its Parallel "
                   "branch or Map item processor).");
@@ -1755,16 +1815,17 @@ class Validator {
     return machine;
   }
 
-  void CheckStateName(const std::string& name, const std::string& loc) {
+  void CheckStateName(std::string_view name, const Loc& loc) {
     if (name.empty() || CodePointCount(name) > kMaxStateNameLength || HasControlCharacter(name)) {
       Error(codes::kInvalidStateName, loc,
             "State name " + Quote(name.substr(0, 100)) +
                 " is invalid: a state name must be 1 to 80 characters without control "
                 "characters.");
     }
-    if (auto [it, inserted] = state_names_.emplace(name, loc); !inserted) {
+    if (auto [it, inserted] = state_names_.emplace(name, scope_paths_.size() - 1); !inserted) {
       Error(codes::kDuplicateStateName, loc,
-            "Duplicate state name " + Quote(name) + ": already defined at " + it->second +
+            "Duplicate state name " + Quote(name) + ": already defined at " +
+                scope_paths_[it->second] + "/" + JsonPointerEscape(name) +
                 ". State names must be unique within the whole state machine.");
     }
   }
@@ -1772,8 +1833,8 @@ class Validator {
   // Some state ends the scope, and every state is reachable from StartAt. AWS reports a missing
   // terminal state without a location (here: the scope, "" at the top level) and then skips the
   // reachability walk; an unreachable state is a MISSING_TRANSITION_TARGET at the state.
-  void CheckReachability(const StateMachine& machine, const std::string& scope_loc,
-                         const std::string& states_loc) {
+  void CheckReachability(const StateMachine& machine, const Loc& scope_loc,
+                         const Loc& states_loc) {
     bool has_terminal = false;
     for (const auto& s : machine.states) {
       if (s.end || s.type == StateType::kSucceed || s.type == StateType::kFail) {
@@ -1812,7 +1873,7 @@ class Validator {
     }
     for (size_t i = 0; i < machine.states.size(); ++i) {
       if (!seen[i]) {
-        Error(codes::kMissingTransitionTarget, Child(states_loc, machine.states[i].name),
+        Error(codes::kMissingTransitionTarget, states_loc.Child(machine.states[i].name),
               "State \"" + machine.states[i].name + "\" is not reachable from 'StartAt' " +
                   Quote(machine.start_at) + ".");
       }
@@ -1832,7 +1893,11 @@ class Validator {
   // QueryLanguage takes the top-level value, and a Map or Parallel declaring JSONata leaves the
   // states inside it on a JSONPath machine's JSONPath.
   QueryLanguage top_language_ = QueryLanguage::kJsonPath;
-  std::unordered_map<std::string, std::string> state_names_;  // name -> first location
+  // State name (a view into the document) -> index in scope_paths_ of its first definition.
+  std::unordered_map<std::string_view, size_t> state_names_;
+  std::vector<std::string> scope_paths_;  // JSON Pointer of each scope's "States"
+  std::string_view current_state_;        // the state being parsed, for AddTransition
+  size_t current_choice_ = 0;             // the top-level Choice rule being parsed
   std::unordered_map<std::string, std::string> labels_;       // Map Label -> location
 };
 
@@ -1861,7 +1926,9 @@ ParseResult ParseDefinition(std::string_view text) {
         "most " + std::to_string(kMaxDefinitionBytes) + " bytes.", ""});
     return result;
   }
-  auto document = ParseJson(text);
+  // The document lives only while it is validated: allocate it from an arena.
+  json::monotonic_resource arena(text.size() * 2);
+  auto document = ParseJson(text, &arena);
   if (!document.ok()) {
     result.diagnostics.push_back(Diagnostic{Severity::kError,
                                             std::string(codes::kInvalidJsonDescription),

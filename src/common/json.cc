@@ -27,7 +27,8 @@ class ValueBuilder {
   static constexpr std::size_t max_key_size = bj::string::max_size();
   static constexpr std::size_t max_string_size = bj::string::max_size();
 
-  ValueBuilder(bool build, std::string_view text) : build_(build), text_(text) {}
+  ValueBuilder(bool build, std::string_view text, bj::storage_ptr storage = {})
+      : build_(build), text_(text), storage_(std::move(storage)) {}
 
   bj::value Release() { return stack_.release(); }
   // A number the handler rejected (the parser then reports error::exception): what is wrong with
@@ -39,7 +40,7 @@ class ValueBuilder {
   const std::optional<NumberProblem>& number_problem() const { return number_problem_; }
 
   bool on_document_begin(bj::error_code&) {
-    if (build_) stack_.reset();
+    if (build_) stack_.reset(storage_);
     return true;
   }
   bool on_document_end(bj::error_code&) { return true; }
@@ -135,6 +136,7 @@ class ValueBuilder {
 
   const bool build_;
   const std::string_view text_;
+  bj::storage_ptr storage_;
   bj::value_stack stack_;
   std::string number_prefix_;
   std::optional<NumberProblem> number_problem_;
@@ -340,9 +342,9 @@ void AppendPretty(const bj::value& value, std::size_t indent, std::string* out) 
 
 }  // namespace
 
-StatusOr<boost::json::value> ParseJson(std::string_view text) {
+StatusOr<boost::json::value> ParseJson(std::string_view text, boost::json::storage_ptr storage) {
   if (IsAllWhitespace(text)) return InvalidArgumentError("invalid JSON: empty input");
-  Parser parser(ParseOptions(), true, text);
+  Parser parser(ParseOptions(), true, text, std::move(storage));
   bj::error_code ec;
   const std::size_t consumed = parser.write_some(false, text.data(), text.size(), ec);
   if (const auto& problem = parser.handler().number_problem(); problem.has_value()) {

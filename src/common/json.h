@@ -31,8 +31,10 @@ inline constexpr std::size_t kMaxJsonDepth = 1000;
 // and byte offset of the problem, e.g. "invalid JSON at line 2, column 7 (offset 12): syntax error
 // near \"tru }\"". Also kInvalidArgument for nesting deeper than kMaxJsonDepth and for numbers
 // whose magnitude exceeds the double range (1e400); numbers too small for a double (1e-400) become
-// 0.0.
-StatusOr<boost::json::value> ParseJson(std::string_view text);
+// 0.0. The value's memory comes from `storage` (default: the default resource); a
+// boost::json::monotonic_resource makes parsing and freeing a large document much cheaper when the
+// document is short-lived.
+StatusOr<boost::json::value> ParseJson(std::string_view text, boost::json::storage_ptr storage = {});
 
 // Compact JSON as Step Functions writes it: no insignificant whitespace; integers as integers;
 // doubles via FormatDouble; strings escaped as Jackson does (AppendJsonString). Non-finite doubles,
