@@ -1,0 +1,90 @@
+#include "asl/history.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "common/json.h"
+
+namespace hpd::asl {
+namespace {
+
+TEST(HistoryEventTypeTest, NamesRoundTrip) {
+  std::set<std::string_view> names;
+  for (size_t i = 0; i < kHistoryEventTypeCount; ++i) {
+    auto type = static_cast<HistoryEventType>(i);
+    std::string_view name = HistoryEventTypeName(type);
+    EXPECT_TRUE(names.insert(name).second) << name;
+    ASSERT_EQ(HistoryEventTypeFromName(name), type) << name;
+  }
+  EXPECT_EQ(names.size(), 62u);
+  EXPECT_FALSE(HistoryEventTypeFromName("NoSuchEvent").has_value());
+}
+
+TEST(HistoryEventTypeTest, DetailsKeys) {
+  EXPECT_EQ(HistoryEventDetailsKey(HistoryEventType::kTaskStateEntered),
+            "stateEnteredEventDetails");
+  EXPECT_EQ(HistoryEventDetailsKey(HistoryEventType::kLambdaFunctionStarted), "");
+  EXPECT_EQ(HistoryEventDetailsKey(HistoryEventType::kMapStateStarted),
+            "mapStateStartedEventDetails");
+}
+
+TEST(HistoryEventTest, ToJsonHasTheApiShape) {
+  HistoryEvent e;
+  e.id = 3;
+  e.previous_event_id = 2;
+  e.type = HistoryEventType::kPassStateExited;
+  e.timestamp = WallTime(std::chrono::milliseconds(1700000000123));
+  e.details["name"] = "A";
+  e.details["output"] = "{}";
+  auto json = HistoryEventToJson(e);
+  EXPECT_EQ(json.at("type").as_string(), "PassStateExited");
+  EXPECT_EQ(json.at("id").as_int64(), 3);
+  EXPECT_EQ(json.at("previousEventId").as_int64(), 2);
+  EXPECT_DOUBLE_EQ(json.at("timestamp").as_double(), 1700000000.123);
+  EXPECT_EQ(json.at("stateExitedEventDetails").as_object().at("name").as_string(), "A");
+
+  HistoryEvent started;
+  started.type = HistoryEventType::kLambdaFunctionStarted;
+  auto s = HistoryEventToJson(started);
+  EXPECT_EQ(s.size(), 4u);  // no details member
+}
+
+// Every (type, detailsKey) pair AWS recorded in the conformance corpus matches the table.
+TEST(HistoryEventTypeTest, AgreesWithTheRecordedCorpus) {
+  const char* env = std::getenv("HPD_SHARED_DIR");
+  std::filesystem::path dir =
+      std::filesystem::path(env && *env ? env : "../shared") / "conformance" / "cases";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no conformance corpus at " << dir;
+  size_t checked = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    auto doc = ParseJson(text.str());
+    ASSERT_TRUE(doc.ok()) << entry.path();
+    const auto& events = doc->as_object().at("expected").as_object().at("events");
+    if (!events.is_array()) continue;
+    for (const auto& e : events.as_array()) {
+      const auto& obj = e.as_object();
+      std::string_view type_name = obj.at("type").as_string();
+      auto type = HistoryEventTypeFromName(type_name);
+      ASSERT_TRUE(type.has_value()) << type_name << " in " << entry.path();
+      const auto* key = obj.if_contains("detailsKey");
+      std::string_view expected = key && key->is_string() ? std::string_view(key->as_string())
+                                                          : std::string_view();
+      EXPECT_EQ(HistoryEventDetailsKey(*type), expected) << type_name;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 2500u);
+}
+
+}  // namespace
+}  // namespace hpd::asl
