@@ -41,6 +41,7 @@ struct ValueTemplate {
   std::shared_ptr<const JsonPath> path;           // kPath
   std::shared_ptr<const IntrinsicCall> intrinsic; // kIntrinsic
   std::string jsonata;                            // kJsonata: the expression inside {% %}
+  std::string source;  // kPath/kIntrinsic: the text as written, which AWS quotes in errors
 
   bool IsDynamic() const { return kind != Kind::kLiteral; }
 };

@@ -659,6 +659,7 @@ class Validator {
       }
       t.kind = ValueTemplate::Kind::kIntrinsic;
       t.intrinsic = std::make_shared<const IntrinsicCall>(std::move(call).value());
+      t.source = std::string(s);
       return t;
     }
     auto path = ParseJsonPath(s);
@@ -670,6 +671,7 @@ class Validator {
     }
     t.kind = ValueTemplate::Kind::kPath;
     t.path = std::make_shared<const JsonPath>(std::move(path).value());
+    t.source = std::string(s);
     return t;
   }
 
