@@ -1,0 +1,927 @@
+#include "asl/interpreter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "asl/choice_eval.h"
+#include "asl/data_flow.h"
+#include "asl/evaluation_scope.h"
+#include "asl/intrinsic_eval.h"
+#include "common/json.h"
+#include "common/random.h"
+#include "common/rfc3339.h"
+
+namespace hpd::asl {
+namespace {
+
+namespace json = boost::json;
+
+// Step Functions' payload quota: 256 KiB of UTF-8 for a state's input or output.
+constexpr size_t kMaxPayloadBytes = 262144;
+
+constexpr std::string_view kStatesAll = "States.ALL";
+constexpr std::string_view kStatesTaskFailed = "States.TaskFailed";
+constexpr std::string_view kStatesTimeout = "States.Timeout";
+constexpr std::string_view kStatesDataLimitExceeded = "States.DataLimitExceeded";
+
+json::object TruncatedFalse() {
+  json::object o;
+  o["truncated"] = false;
+  return o;
+}
+
+HistoryEventType EnteredType(StateType type) {
+  switch (type) {
+    case StateType::kTask: return HistoryEventType::kTaskStateEntered;
+    case StateType::kPass: return HistoryEventType::kPassStateEntered;
+    case StateType::kChoice: return HistoryEventType::kChoiceStateEntered;
+    case StateType::kWait: return HistoryEventType::kWaitStateEntered;
+    case StateType::kSucceed: return HistoryEventType::kSucceedStateEntered;
+    case StateType::kFail: return HistoryEventType::kFailStateEntered;
+    case StateType::kParallel: return HistoryEventType::kParallelStateEntered;
+    case StateType::kMap: return HistoryEventType::kMapStateEntered;
+  }
+  return HistoryEventType::kPassStateEntered;
+}
+
+HistoryEventType ExitedType(StateType type) {
+  switch (type) {
+    case StateType::kTask: return HistoryEventType::kTaskStateExited;
+    case StateType::kPass: return HistoryEventType::kPassStateExited;
+    case StateType::kChoice: return HistoryEventType::kChoiceStateExited;
+    case StateType::kWait: return HistoryEventType::kWaitStateExited;
+    case StateType::kSucceed: return HistoryEventType::kSucceedStateExited;
+    case StateType::kParallel: return HistoryEventType::kParallelStateExited;
+    case StateType::kMap: return HistoryEventType::kMapStateExited;
+    case StateType::kFail: break;
+  }
+  return HistoryEventType::kPassStateExited;
+}
+
+// Splits a Task's Resource into how it runs.
+struct ResourceSpec {
+  TaskKind kind = TaskKind::kLambdaFunction;
+  std::string service;
+  std::string action;
+  std::string region;
+};
+
+ResourceSpec ParseResource(std::string_view resource) {
+  ResourceSpec spec;
+  // arn:partition:service:region:account:rest
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (int i = 0; i < 5; ++i) {
+    size_t colon = resource.find(':', start);
+    if (colon == std::string_view::npos) break;
+    parts.push_back(resource.substr(start, colon - start));
+    start = colon + 1;
+  }
+  std::string_view rest = start <= resource.size() ? resource.substr(start) : std::string_view();
+  if (parts.size() == 5) {
+    spec.region = std::string(parts[3]);
+    if (parts[2] == "states" && parts[3].empty() && parts[4].empty()) {
+      // arn:aws:states:::service:action
+      spec.kind = TaskKind::kService;
+      size_t colon = rest.find(':');
+      spec.service = std::string(rest.substr(0, colon));
+      spec.action = colon == std::string_view::npos ? "" : std::string(rest.substr(colon + 1));
+      return spec;
+    }
+    if (parts[2] == "states" && rest.substr(0, 9) == "activity:") {
+      spec.kind = TaskKind::kActivity;
+      return spec;
+    }
+  }
+  spec.kind = TaskKind::kLambdaFunction;
+  return spec;
+}
+
+// Does a Retrier's or Catcher's ErrorEquals match `error`?
+bool ErrorMatches(const std::vector<std::string>& error_equals, std::string_view error) {
+  for (const auto& name : error_equals) {
+    if (name == error) return true;
+    // States.ALL and States.TaskFailed are wildcards, but not for the terminal runtime errors;
+    // States.TaskFailed does not match States.Timeout either.
+    const bool terminal = error == kStatesRuntime || error == kStatesDataLimitExceeded;
+    if (name == kStatesAll && !terminal) return true;
+    if (name == kStatesTaskFailed && !terminal && error != kStatesTimeout) return true;
+  }
+  return false;
+}
+
+// A variable scope: the top level, or the inside of a Parallel branch or Map iteration. Inner
+// scopes read outer variables; Assign writes to the scope of the state.
+struct VariableScope {
+  json::object values;
+  std::shared_ptr<VariableScope> parent;
+
+  const json::value* Find(std::string_view name) const {
+    for (const VariableScope* s = this; s != nullptr; s = s->parent.get()) {
+      if (const json::value* v = s->values.if_contains(name)) return v;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace
+
+std::string_view ExecutionStatusName(ExecutionStatus status) {
+  switch (status) {
+    case ExecutionStatus::kRunning: return "RUNNING";
+    case ExecutionStatus::kSucceeded: return "SUCCEEDED";
+    case ExecutionStatus::kFailed: return "FAILED";
+    case ExecutionStatus::kTimedOut: return "TIMED_OUT";
+    case ExecutionStatus::kAborted: return "ABORTED";
+  }
+  return "UNKNOWN";
+}
+
+// A running sequence of states: the execution itself (the only kind today; Parallel branches
+// and Map iterations will be frames too).
+struct Frame {
+  const StateMachine* scope = nullptr;
+  const State* state = nullptr;      // the state being run
+  json::value raw_input;             // the current state's input
+  json::value effective_input;       // after InputPath (and Parameters for a Task)
+  int64_t entered_event_id = 0;      // id of the current state's Entered event
+  int64_t last_event_id = 0;         // previousEventId of this frame's next event
+  WallTime entered_time{};
+  std::vector<int64_t> retrier_attempts;  // per Retrier of the current state
+  int64_t retry_count = 0;           // $$.State.RetryCount
+  std::shared_ptr<VariableScope> variables;
+  // Task in flight.
+  uint64_t task_token = 0;
+  uint64_t timeout_timer = 0;
+  ResourceSpec resource;
+  // Timer the frame waits for (Wait state or retry backoff).
+  uint64_t wait_timer = 0;
+  bool waiting_for_retry = false;
+  // The transition to take next (a state name owned by the definition), run by Drive() so that
+  // long chains of states do not recurse.
+  const std::string* pending_next = nullptr;
+  json::value pending_input;
+};
+
+class Execution::Impl {
+ public:
+  Impl(std::shared_ptr<const StateMachine> machine, ExecutionInfo info)
+      : machine_(std::move(machine)), info_(std::move(info)), random_(info_.random_seed) {}
+
+  Commands Start(const json::value& input, std::string input_text, WallTime now) {
+    Commands out;
+    out_ = &out;
+    now_ = now;
+    execution_input_ = input;
+    json::object details;
+    details["input"] = input_text;
+    details["inputDetails"] = TruncatedFalse();
+    details["roleArn"] = info_.role_arn;
+    Append(0, HistoryEventType::kExecutionStarted, std::move(details));
+
+    top_ = std::make_unique<Frame>();
+    top_->scope = machine_.get();
+    top_->variables = std::make_shared<VariableScope>();
+    top_->last_event_id = 0;  // AWS: the first state's Entered event has previousEventId 0
+    top_->pending_next = &machine_->start_at;
+    top_->pending_input = input;
+    return Finish();
+  }
+
+  Commands TaskStarted(uint64_t token, WallTime now) {
+    Commands out;
+    out_ = &out;
+    now_ = now;
+    Frame* frame = FrameForTask(token);
+    if (frame != nullptr) {
+      if (frame->resource.kind == TaskKind::kLambdaFunction) {
+        Emit(*frame, HistoryEventType::kLambdaFunctionStarted, {});
+      } else {
+        Emit(*frame, HistoryEventType::kTaskStarted, ServiceDetails(*frame));
+      }
+    }
+    return Finish();
+  }
+
+  Commands TaskCompleted(uint64_t token, const TaskOutcome& outcome, WallTime now) {
+    Commands out;
+    out_ = &out;
+    now_ = now;
+    Frame* frame = FrameForTask(token);
+    if (frame != nullptr) {
+      frame->task_token = 0;
+      CancelTimer(frame->timeout_timer);
+      frame->timeout_timer = 0;
+      if (outcome.succeeded) {
+        OnTaskSucceeded(*frame, outcome.output);
+      } else {
+        OnTaskFailed(*frame, outcome.error, outcome.cause);
+      }
+    }
+    return Finish();
+  }
+
+  Commands TimerFired(uint64_t token, WallTime now) {
+    Commands out;
+    out_ = &out;
+    now_ = now;
+    if (status_ == ExecutionStatus::kRunning && top_) {
+      Frame& frame = *top_;
+      if (token != 0 && token == frame.wait_timer) {
+        frame.wait_timer = 0;
+        if (frame.waiting_for_retry) {
+          frame.waiting_for_retry = false;
+          ScheduleTask(frame);
+        } else {
+          FinishWait(frame);
+        }
+      } else if (token != 0 && token == frame.timeout_timer) {
+        frame.timeout_timer = 0;
+        uint64_t task = frame.task_token;
+        frame.task_token = 0;
+        if (task != 0) out_->cancel_tasks.push_back(task);
+        OnTaskTimedOut(frame);
+      }
+    }
+    return Finish();
+  }
+
+  Commands Stop(std::string error, std::string cause, WallTime now) {
+    Commands out;
+    out_ = &out;
+    now_ = now;
+    if (status_ == ExecutionStatus::kRunning) {
+      if (top_) {
+        if (top_->task_token != 0) out_->cancel_tasks.push_back(top_->task_token);
+        CancelTimer(top_->timeout_timer);
+        CancelTimer(top_->wait_timer);
+      }
+      json::object details;
+      if (!error.empty()) details["error"] = error;
+      if (!cause.empty()) details["cause"] = cause;
+      Append(top_ ? top_->last_event_id : 0, HistoryEventType::kExecutionAborted,
+             std::move(details));
+      status_ = ExecutionStatus::kAborted;
+      error_ = std::move(error);
+      cause_ = std::move(cause);
+    }
+    return Finish();
+  }
+
+  ExecutionStatus status() const { return status_; }
+  const std::vector<HistoryEvent>& history() const { return history_; }
+  const std::optional<std::string>& output() const { return output_; }
+  const std::string& error() const { return error_; }
+  const std::string& cause() const { return cause_; }
+
+ private:
+  // -- events ------------------------------------------------------------------------------
+
+  int64_t Append(int64_t previous, HistoryEventType type, json::object details) {
+    HistoryEvent event;
+    event.id = static_cast<int64_t>(history_.size()) + 1;
+    event.previous_event_id = previous;
+    event.timestamp = now_;
+    event.type = type;
+    event.details = std::move(details);
+    history_.push_back(std::move(event));
+    return history_.back().id;
+  }
+
+  int64_t Emit(Frame& frame, HistoryEventType type, json::object details) {
+    frame.last_event_id = Append(frame.last_event_id, type, std::move(details));
+    return frame.last_event_id;
+  }
+
+  // Runs transitions until the execution blocks (task, timer) or ends.
+  void Drive() {
+    while (status_ == ExecutionStatus::kRunning && top_ && top_->pending_next != nullptr) {
+      const std::string& next = *top_->pending_next;
+      top_->pending_next = nullptr;
+      EnterState(*top_, next, std::move(top_->pending_input));
+    }
+  }
+
+  Commands Finish() {
+    Drive();
+    Commands out = std::move(*out_);
+    out.finished = status_ != ExecutionStatus::kRunning;
+    out_ = nullptr;
+    return out;
+  }
+
+  // -- evaluation scope --------------------------------------------------------------------
+
+  json::value ContextObject(const Frame& frame) const {
+    json::object execution;
+    execution["Id"] = info_.execution_arn;
+    execution["Input"] = execution_input_;
+    execution["Name"] = info_.execution_name;
+    execution["RoleArn"] = info_.role_arn;
+    execution["StartTime"] = FormatRfc3339Millis(info_.start_time);
+    execution["RedriveCount"] = info_.redrive_count;
+    json::object state_machine;
+    state_machine["Id"] = info_.state_machine_arn;
+    state_machine["Name"] = info_.state_machine_name;
+    json::object state;
+    state["EnteredTime"] = FormatRfc3339Millis(frame.entered_time);
+    state["Name"] = frame.state ? frame.state->name : std::string();
+    state["RetryCount"] = frame.retry_count;
+    json::object context;
+    context["Execution"] = std::move(execution);
+    context["StateMachine"] = std::move(state_machine);
+    context["State"] = std::move(state);
+    return context;
+  }
+
+  // A scope whose "$" is `input`; `context` must outlive the scope.
+  EvaluationScope ScopeFor(const Frame& frame, const json::value* input,
+                           const json::value* context) {
+    EvaluationScope scope;
+    scope.input = input;
+    scope.context = context;
+    std::shared_ptr<VariableScope> variables = frame.variables;
+    scope.variable = [variables](std::string_view name) { return variables->Find(name); };
+    scope.random = &random_;
+    return scope;
+  }
+
+  std::string Cause(const Frame& frame, const Status& status) const {
+    return StateErrorCause(frame.state->name, frame.entered_event_id, status.message());
+  }
+
+  static std::string ErrorName(const Status& status) {
+    return status.error_name().empty() ? std::string(kStatesRuntime)
+                                       : std::string(status.error_name());
+  }
+
+  // -- states ------------------------------------------------------------------------------
+
+  void EnterState(Frame& frame, const std::string& name, json::value input) {
+    const State* state = frame.scope->Find(name);
+    frame.state = state;
+    frame.raw_input = std::move(input);
+    frame.entered_time = now_;
+    frame.retry_count = 0;
+    frame.retrier_attempts.assign(state->retry.size(), 0);
+    json::object details;
+    details["input"] = SerializeJson(frame.raw_input);
+    details["inputDetails"] = TruncatedFalse();
+    details["name"] = state->name;
+    frame.entered_event_id = Emit(frame, EnteredType(state->type), std::move(details));
+
+    if (state->query_language == QueryLanguage::kJsonata) {
+      FailFrame(frame, std::string(kStatesRuntime),
+                StateErrorCause(state->name, frame.entered_event_id,
+                                "The JSONata query language is not supported by this engine "
+                                "yet."));
+      return;
+    }
+    switch (state->type) {
+      case StateType::kPass: RunPass(frame); break;
+      case StateType::kSucceed: RunSucceed(frame); break;
+      case StateType::kFail: RunFail(frame); break;
+      case StateType::kChoice: RunChoice(frame); break;
+      case StateType::kWait: RunWait(frame); break;
+      case StateType::kTask: RunTask(frame); break;
+      case StateType::kParallel:
+      case StateType::kMap:
+        FailFrame(frame, std::string(kStatesRuntime),
+                  StateErrorCause(state->name, frame.entered_event_id,
+                                  std::string("The ") + std::string(StateTypeName(state->type)) +
+                                      " state is not supported by this engine yet."));
+        break;
+    }
+  }
+
+  // InputPath applied to the raw input.
+  bool ComputeEffectiveInput(Frame& frame) {
+    json::value context = ContextObject(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.raw_input, &context);
+    auto effective = ApplyInputPath(*frame.state, scope);
+    if (!effective.ok()) {
+      FailState(frame, ErrorName(effective.status()), Cause(frame, effective.status()));
+      return false;
+    }
+    frame.effective_input = std::move(effective).value();
+    return true;
+  }
+
+  // Result → ResultSelector → ResultPath → OutputPath → Assign, then Exited and the transition.
+  void CompleteState(Frame& frame, json::value result, bool apply_result_selector) {
+    const State& state = *frame.state;
+    json::value context = ContextObject(frame);
+    if (apply_result_selector && state.result_selector) {
+      EvaluationScope scope = ScopeFor(frame, &result, &context);
+      auto selected = EvaluateTemplate(*state.result_selector, scope);
+      if (!selected.ok()) {
+        FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
+        return;
+      }
+      result = std::move(selected).value();
+    }
+    json::object bindings;
+    if (state.assign) {
+      EvaluationScope scope = ScopeFor(frame, &result, &context);
+      auto assigned = EvaluateAssign(*state.assign, scope);
+      if (!assigned.ok()) {
+        FailState(frame, ErrorName(assigned.status()), Cause(frame, assigned.status()));
+        return;
+      }
+      bindings = std::move(assigned).value();
+    }
+    auto with_result = ApplyResultPath(frame.raw_input, std::move(result), state.result_path);
+    if (!with_result.ok()) {
+      FailState(frame, ErrorName(with_result.status()), Cause(frame, with_result.status()));
+      return;
+    }
+    json::value after_result = std::move(with_result).value();
+    EvaluationScope out_scope = ScopeFor(frame, &after_result, &context);
+    auto output = ApplyOutputPath(state, out_scope);
+    if (!output.ok()) {
+      FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
+      return;
+    }
+    ExitState(frame, std::move(output).value(), std::move(bindings), state.next);
+  }
+
+  // `next` must be owned by the definition: the transition is taken later, by Drive().
+  void ExitState(Frame& frame, json::value output, json::object bindings,
+                 const std::string& next) {
+    const State& state = *frame.state;
+    std::string output_text = SerializeJson(output);
+    if (output_text.size() > kMaxPayloadBytes) {
+      FailState(frame, std::string(kStatesDataLimitExceeded),
+                "The state/task '" + state.name +
+                    "' returned a result with a size exceeding the maximum number of bytes "
+                    "service limit.");
+      return;
+    }
+    json::object details;
+    if (!bindings.empty()) {
+      json::object assigned;
+      for (const auto& b : bindings) assigned[b.key()] = SerializeJson(b.value());
+      details["assignedVariables"] = std::move(assigned);
+      details["assignedVariablesDetails"] = TruncatedFalse();
+    }
+    details["name"] = state.name;
+    details["output"] = output_text;
+    details["outputDetails"] = TruncatedFalse();
+    Emit(frame, ExitedType(state.type), std::move(details));
+    for (auto& b : bindings) frame.variables->values[b.key()] = std::move(b.value());
+
+    if (state.type == StateType::kSucceed || (next.empty() && state.end)) {
+      FrameSucceeded(frame, std::move(output));
+    } else {
+      frame.pending_next = &next;
+      frame.pending_input = std::move(output);
+    }
+  }
+
+  void RunPass(Frame& frame) {
+    const State& state = *frame.state;
+    if (!ComputeEffectiveInput(frame)) return;
+    json::value result;
+    if (state.parameters) {
+      json::value context = ContextObject(frame);
+      EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+      auto evaluated = EvaluateTemplate(*state.parameters, scope);
+      if (!evaluated.ok()) {
+        FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
+        return;
+      }
+      result = std::move(evaluated).value();
+    } else {
+      result = frame.effective_input;
+    }
+    if (state.result) result = *state.result;
+    CompleteState(frame, std::move(result), /*apply_result_selector=*/false);
+  }
+
+  void RunSucceed(Frame& frame) {
+    if (!ComputeEffectiveInput(frame)) return;
+    json::value context = ContextObject(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    auto output = ApplyOutputPath(*frame.state, scope);
+    if (!output.ok()) {
+      FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
+      return;
+    }
+    ExitState(frame, std::move(output).value(), {}, frame.state->next);
+  }
+
+  void RunFail(Frame& frame) {
+    const State& state = *frame.state;
+    json::value context = ContextObject(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.raw_input, &context);
+    auto resolve = [&](const DynamicString& field, std::string_view path_field,
+                       std::string* out) -> bool {
+      if (field.literal) {
+        *out = *field.literal;
+      } else if (field.path) {
+        auto v = EvaluatePathField(*field.path, path_field, scope);
+        if (!v.ok()) {
+          FailFrame(frame, ErrorName(v.status()), Cause(frame, v.status()));
+          return false;
+        }
+        *out = v->is_string() ? std::string(v->get_string()) : SerializeJson(*v);
+      } else if (field.intrinsic) {
+        auto v = EvaluateIntrinsic(*field.intrinsic, scope);
+        if (!v.ok()) {
+          FailFrame(frame, ErrorName(v.status()), Cause(frame, v.status()));
+          return false;
+        }
+        *out = v->is_string() ? std::string(v->get_string()) : SerializeJson(*v);
+      }
+      return true;
+    };
+    std::string error, cause;
+    if (!resolve(state.error, "ErrorPath", &error)) return;
+    if (!resolve(state.cause, "CausePath", &cause)) return;
+    FailFrame(frame, std::move(error), std::move(cause));
+  }
+
+  void RunChoice(Frame& frame) {
+    const State& state = *frame.state;
+    if (!ComputeEffectiveInput(frame)) return;
+    json::value context = ContextObject(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    auto chosen = EvaluateChoices(state.choices, scope);
+    if (!chosen.ok()) {
+      FailState(frame, ErrorName(chosen.status()), Cause(frame, chosen.status()));
+      return;
+    }
+    const std::string* next = nullptr;  // owned by the definition
+    const ChoiceRule* rule = nullptr;
+    if (chosen->has_value()) {
+      rule = &state.choices[**chosen];
+      next = &rule->next;
+    } else if (!state.default_next.empty()) {
+      next = &state.default_next;
+    } else {
+      Status none = NoChoiceMatchedError();
+      FailState(frame, ErrorName(none), Cause(frame, none));
+      return;
+    }
+    json::object bindings;
+    for (const ValueTemplate* assign :
+         {rule && rule->assign ? &*rule->assign : nullptr,
+          state.assign ? &*state.assign : nullptr}) {
+      if (assign == nullptr) continue;
+      auto assigned = EvaluateAssign(*assign, scope);
+      if (!assigned.ok()) {
+        FailState(frame, ErrorName(assigned.status()), Cause(frame, assigned.status()));
+        return;
+      }
+      for (auto& b : *assigned) bindings[b.key()] = std::move(b.value());
+      break;  // a matched rule's Assign replaces the state's
+    }
+    auto output = ApplyOutputPath(state, scope);
+    if (!output.ok()) {
+      FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
+      return;
+    }
+    ExitState(frame, std::move(output).value(), std::move(bindings), *next);
+  }
+
+  void RunWait(Frame& frame) {
+    const State& state = *frame.state;
+    if (!ComputeEffectiveInput(frame)) return;
+    json::value context = ContextObject(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    WallTime deadline = now_;
+    if (state.seconds.literal) {
+      deadline = now_ + std::chrono::duration_cast<Duration>(
+                            std::chrono::duration<double>(*state.seconds.literal));
+    } else if (state.seconds.path) {
+      auto v = EvaluatePathField(*state.seconds.path, "SecondsPath", scope);
+      if (!v.ok()) {
+        FailState(frame, ErrorName(v.status()), Cause(frame, v.status()));
+        return;
+      }
+      if (!v->is_int64() && !v->is_uint64()) {
+        FailState(frame, std::string(kStatesRuntime),
+                  StateErrorCause(state.name, frame.entered_event_id,
+                                  "The SecondsPath parameter does not reference a valid integer "
+                                  "value: " + SerializeJson(*v)));
+        return;
+      }
+      int64_t seconds = v->is_int64() ? v->get_int64() : static_cast<int64_t>(v->get_uint64());
+      if (seconds < 0) {
+        FailState(frame, std::string(kStatesRuntime),
+                  StateErrorCause(state.name, frame.entered_event_id,
+                                  "The SecondsPath parameter references a negative value."));
+        return;
+      }
+      deadline = now_ + std::chrono::seconds(seconds);
+    } else {
+      std::string text;
+      if (state.timestamp.literal) {
+        text = *state.timestamp.literal;
+      } else if (state.timestamp.path) {
+        auto v = EvaluatePathField(*state.timestamp.path, "TimestampPath", scope);
+        if (!v.ok()) {
+          FailState(frame, ErrorName(v.status()), Cause(frame, v.status()));
+          return;
+        }
+        text = v->is_string() ? std::string(v->get_string()) : SerializeJson(*v);
+      }
+      auto t = ParseRfc3339(text);
+      if (!t.ok()) {
+        FailState(frame, std::string(kStatesRuntime),
+                  StateErrorCause(state.name, frame.entered_event_id,
+                                  "The TimestampPath parameter does not reference a valid "
+                                  "ISO-8601 extended offset date-time format string: " +
+                                      text));
+        return;
+      }
+      deadline = *t;
+    }
+    frame.wait_timer = ArmTimer(deadline);
+  }
+
+  void FinishWait(Frame& frame) {
+    json::value context = ContextObject(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    json::object bindings;
+    if (frame.state->assign) {
+      auto assigned = EvaluateAssign(*frame.state->assign, scope);
+      if (!assigned.ok()) {
+        FailState(frame, ErrorName(assigned.status()), Cause(frame, assigned.status()));
+        return;
+      }
+      bindings = std::move(assigned).value();
+    }
+    auto output = ApplyOutputPath(*frame.state, scope);
+    if (!output.ok()) {
+      FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
+      return;
+    }
+    ExitState(frame, std::move(output).value(), std::move(bindings), frame.state->next);
+  }
+
+  // -- tasks -------------------------------------------------------------------------------
+
+  void RunTask(Frame& frame) {
+    frame.resource = ParseResource(frame.state->resource);
+    ScheduleTask(frame);
+  }
+
+  json::object ServiceDetails(const Frame& frame) const {
+    json::object details;
+    details["resource"] = frame.resource.action;
+    details["resourceType"] = frame.resource.service;
+    return details;
+  }
+
+  // Evaluates the Task's input and timeouts, records the scheduling event and asks the engine
+  // to run it. Called on entry and for every retry.
+  void ScheduleTask(Frame& frame) {
+    const State& state = *frame.state;
+    if (!ComputeEffectiveInput(frame)) return;
+    json::value context = ContextObject(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    json::value parameters = frame.effective_input;
+    if (state.parameters) {
+      auto evaluated = EvaluateTemplate(*state.parameters, scope);
+      if (!evaluated.ok()) {
+        FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
+        return;
+      }
+      parameters = std::move(evaluated).value();
+    }
+    auto seconds = [&](const DynamicNumber& n, std::string_view field,
+                       std::optional<int64_t>* out) -> bool {
+      if (n.literal) {
+        *out = static_cast<int64_t>(*n.literal);
+      } else if (n.path) {
+        auto v = EvaluatePathField(*n.path, field, scope);
+        if (!v.ok()) {
+          FailState(frame, ErrorName(v.status()), Cause(frame, v.status()));
+          return false;
+        }
+        if (!v->is_int64() || v->get_int64() <= 0) {
+          FailState(frame, std::string(kStatesRuntime),
+                    StateErrorCause(state.name, frame.entered_event_id,
+                                    "The value of the field '" + std::string(field) +
+                                        "' must be a positive integer, got " +
+                                        SerializeJson(*v) + "."));
+          return false;
+        }
+        *out = v->get_int64();
+      }
+      return true;
+    };
+    std::optional<int64_t> timeout, heartbeat;
+    if (!seconds(state.timeout_seconds, "TimeoutSecondsPath", &timeout)) return;
+    if (!seconds(state.heartbeat_seconds, "HeartbeatSecondsPath", &heartbeat)) return;
+
+    TaskInvocation task;
+    task.token = NextToken();
+    task.kind = frame.resource.kind;
+    task.resource = state.resource;
+    task.service = frame.resource.service;
+    task.action = frame.resource.action;
+    task.state_name = state.name;
+    task.attempt = frame.retry_count;
+    task.timeout_seconds = timeout;
+    task.heartbeat_seconds = heartbeat;
+
+    json::object details;
+    if (frame.resource.kind == TaskKind::kLambdaFunction) {
+      details["input"] = SerializeJson(parameters);
+      details["inputDetails"] = TruncatedFalse();
+      details["resource"] = state.resource;
+      if (timeout) details["timeoutInSeconds"] = *timeout;
+      task.parameters = std::move(parameters);
+      Emit(frame, HistoryEventType::kLambdaFunctionScheduled, std::move(details));
+    } else {
+      details["parameters"] = SerializeJson(parameters);
+      details["region"] = frame.resource.region;
+      details["resource"] = frame.resource.action;
+      details["resourceType"] = frame.resource.service;
+      if (timeout) details["timeoutInSeconds"] = *timeout;
+      if (heartbeat) details["heartbeatInSeconds"] = *heartbeat;
+      task.parameters = std::move(parameters);
+      Emit(frame, HistoryEventType::kTaskScheduled, std::move(details));
+    }
+    frame.task_token = task.token;
+    if (timeout) frame.timeout_timer = ArmTimer(now_ + std::chrono::seconds(*timeout));
+    out_->run_tasks.push_back(std::move(task));
+  }
+
+  void OnTaskSucceeded(Frame& frame, const json::value& result) {
+    std::string text = SerializeJson(result);
+    if (text.size() > kMaxPayloadBytes) {
+      // The result never reaches the history; the task fails as AWS records it.
+      OnTaskFailed(frame, std::string(kStatesDataLimitExceeded),
+                   "The state/task '" + frame.state->resource +
+                       "' returned a result with a size exceeding the maximum number of bytes "
+                       "service limit.");
+      return;
+    }
+    json::object details;
+    details["output"] = std::move(text);
+    details["outputDetails"] = TruncatedFalse();
+    if (frame.resource.kind == TaskKind::kLambdaFunction) {
+      Emit(frame, HistoryEventType::kLambdaFunctionSucceeded, std::move(details));
+    } else {
+      json::object service = ServiceDetails(frame);
+      for (auto& d : details) service[d.key()] = std::move(d.value());
+      Emit(frame, HistoryEventType::kTaskSucceeded, std::move(service));
+    }
+    CompleteState(frame, result, /*apply_result_selector=*/true);
+  }
+
+  void OnTaskFailed(Frame& frame, std::string error, std::string cause) {
+    json::object details;
+    details["cause"] = cause;
+    details["error"] = error;
+    if (frame.resource.kind == TaskKind::kLambdaFunction) {
+      Emit(frame, HistoryEventType::kLambdaFunctionFailed, std::move(details));
+    } else {
+      json::object service = ServiceDetails(frame);
+      for (auto& d : details) service[d.key()] = std::move(d.value());
+      Emit(frame, HistoryEventType::kTaskFailed, std::move(service));
+    }
+    FailState(frame, std::move(error), std::move(cause));
+  }
+
+  void OnTaskTimedOut(Frame& frame) {
+    json::object details;
+    details["error"] = kStatesTimeout;
+    if (frame.resource.kind == TaskKind::kLambdaFunction) {
+      Emit(frame, HistoryEventType::kLambdaFunctionTimedOut, std::move(details));
+    } else {
+      json::object service = ServiceDetails(frame);
+      service["error"] = kStatesTimeout;
+      Emit(frame, HistoryEventType::kTaskTimedOut, std::move(service));
+    }
+    FailState(frame, std::string(kStatesTimeout), "");
+  }
+
+  // -- errors ------------------------------------------------------------------------------
+
+  // A state failed with (error, cause): retry, catch, or fail the frame.
+  void FailState(Frame& frame, std::string error, std::string cause) {
+    const State& state = *frame.state;
+    for (size_t i = 0; i < state.retry.size(); ++i) {
+      const Retrier& retrier = state.retry[i];
+      if (!ErrorMatches(retrier.error_equals, error)) continue;
+      int64_t& attempts = frame.retrier_attempts[i];
+      if (attempts >= retrier.max_attempts) break;  // the first matching retrier decides
+      double delay = static_cast<double>(retrier.interval_seconds) *
+                     std::pow(retrier.backoff_rate, static_cast<double>(attempts));
+      if (retrier.max_delay_seconds) {
+        delay = std::min(delay, static_cast<double>(*retrier.max_delay_seconds));
+      }
+      if (retrier.jitter == JitterStrategy::kFull) delay *= random_.NextDouble();
+      ++attempts;
+      ++frame.retry_count;
+      frame.waiting_for_retry = true;
+      frame.wait_timer =
+          ArmTimer(now_ + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(delay)));
+      return;
+    }
+    for (const Catcher& catcher : state.catch_) {
+      if (!ErrorMatches(catcher.error_equals, error)) continue;
+      json::object error_output;
+      error_output["Error"] = error;
+      error_output["Cause"] = cause;
+      auto output = ApplyResultPath(frame.raw_input, std::move(error_output),
+                                    catcher.result_path);
+      if (!output.ok()) {
+        FailFrame(frame, ErrorName(output.status()), Cause(frame, output.status()));
+        return;
+      }
+      ExitState(frame, std::move(output).value(), {}, catcher.next);
+      return;
+    }
+    FailFrame(frame, std::move(error), std::move(cause));
+  }
+
+  void FrameSucceeded(Frame& frame, json::value output) {
+    std::string text = SerializeJson(output);
+    json::object details;
+    details["output"] = text;
+    details["outputDetails"] = TruncatedFalse();
+    Emit(frame, HistoryEventType::kExecutionSucceeded, std::move(details));
+    status_ = ExecutionStatus::kSucceeded;
+    output_ = std::move(text);
+  }
+
+  void FailFrame(Frame& frame, std::string error, std::string cause) {
+    json::object details;
+    if (!cause.empty()) details["cause"] = cause;
+    if (!error.empty()) details["error"] = error;
+    Emit(frame, HistoryEventType::kExecutionFailed, std::move(details));
+    status_ = ExecutionStatus::kFailed;
+    error_ = std::move(error);
+    cause_ = std::move(cause);
+  }
+
+  // -- tokens and timers -------------------------------------------------------------------
+
+  uint64_t NextToken() { return next_token_++; }
+
+  uint64_t ArmTimer(WallTime deadline) {
+    uint64_t token = NextToken();
+    out_->arm_timers.push_back(TimerRequest{token, deadline});
+    return token;
+  }
+
+  void CancelTimer(uint64_t token) {
+    if (token != 0 && out_ != nullptr) out_->cancel_timers.push_back(token);
+  }
+
+  Frame* FrameForTask(uint64_t token) {
+    if (status_ != ExecutionStatus::kRunning || !top_ || token == 0) return nullptr;
+    return top_->task_token == token ? top_.get() : nullptr;
+  }
+
+  const std::shared_ptr<const StateMachine> machine_;
+  const ExecutionInfo info_;
+  SeededRandom random_;
+  std::vector<HistoryEvent> history_;
+  ExecutionStatus status_ = ExecutionStatus::kRunning;
+  std::optional<std::string> output_;
+  std::string error_;
+  std::string cause_;
+  json::value execution_input_;
+  std::unique_ptr<Frame> top_;
+  uint64_t next_token_ = 1;
+  WallTime now_{};
+  Commands* out_ = nullptr;  // the commands of the call in progress
+};
+
+Execution::Execution(std::shared_ptr<const StateMachine> machine, ExecutionInfo info)
+    : impl_(std::make_unique<Impl>(std::move(machine), std::move(info))) {}
+Execution::~Execution() = default;
+
+Commands Execution::Start(const boost::json::value& input, std::string input_text,
+                          WallTime now) {
+  return impl_->Start(input, std::move(input_text), now);
+}
+Commands Execution::TaskStarted(uint64_t token, WallTime now) {
+  return impl_->TaskStarted(token, now);
+}
+Commands Execution::TaskCompleted(uint64_t token, const TaskOutcome& outcome, WallTime now) {
+  return impl_->TaskCompleted(token, outcome, now);
+}
+Commands Execution::TimerFired(uint64_t token, WallTime now) {
+  return impl_->TimerFired(token, now);
+}
+Commands Execution::Stop(std::string error, std::string cause, WallTime now) {
+  return impl_->Stop(std::move(error), std::move(cause), now);
+}
+ExecutionStatus Execution::status() const { return impl_->status(); }
+const std::vector<HistoryEvent>& Execution::history() const { return impl_->history(); }
+const std::optional<std::string>& Execution::output() const { return impl_->output(); }
+const std::string& Execution::error() const { return impl_->error(); }
+const std::string& Execution::cause() const { return impl_->cause(); }
+
+}  // namespace hpd::asl

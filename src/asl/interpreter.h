@@ -1,0 +1,123 @@
+// The deterministic ASL interpreter: a function of (definition, execution state, incoming event)
+// to (history events, commands).
+//
+// An Execution never reads a clock, sleeps, draws unseeded randomness or performs I/O. Time
+// arrives with every call (`now`); random draws (States.UUID, States.MathRandom, FULL jitter)
+// come from a generator seeded by ExecutionInfo::random_seed, so feeding the same calls with the
+// same arguments reproduces the same history byte for byte. The engine persists the calls (and
+// the seed) and replays them after a restart; it carries out the returned Commands: running
+// tasks, arming timers, cancelling them.
+//
+// Thread-compatible: one thread at a time per Execution.
+#ifndef HPD_ASL_INTERPRETER_H_
+#define HPD_ASL_INTERPRETER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "asl/definition.h"
+#include "asl/history.h"
+#include "common/clock.h"
+
+namespace hpd::asl {
+
+// Identity of an execution, fixed when it starts; it feeds the context object ($$).
+struct ExecutionInfo {
+  std::string execution_arn;
+  std::string execution_name;
+  std::string state_machine_arn;
+  std::string state_machine_name;
+  std::string role_arn;
+  WallTime start_time{};
+  uint64_t random_seed = 0;
+  int64_t redrive_count = 0;
+};
+
+// How the engine must run a Task's resource.
+enum class TaskKind {
+  kLambdaFunction,  // Resource is a Lambda function ARN: LambdaFunction* events
+  kService,         // arn:aws:states:::service:action[.sync|.waitForTaskToken]: Task* events
+  kActivity,        // arn:aws:states:...:activity:NAME: Activity* events
+};
+
+// A task the engine must run. The engine answers with TaskStarted and then TaskCompleted
+// carrying the same token.
+struct TaskInvocation {
+  uint64_t token = 0;
+  TaskKind kind = TaskKind::kLambdaFunction;
+  std::string resource;            // the Task's Resource, as written
+  std::string service;             // kService: "lambda", "ecs", ...
+  std::string action;              // kService: "invoke", "runTask.sync", ...
+  boost::json::value parameters;   // effective input (Parameters or Arguments applied)
+  std::string state_name;
+  int64_t attempt = 0;             // 0 for the first try, then 1, 2, ... per retry
+  std::optional<int64_t> timeout_seconds;
+  std::optional<int64_t> heartbeat_seconds;
+};
+
+// A timer to arm: call TimerFired(token) at (or after) `deadline` (a wall-clock instant, so
+// that it survives restarts).
+struct TimerRequest {
+  uint64_t token = 0;
+  WallTime deadline{};
+};
+
+struct Commands {
+  std::vector<TaskInvocation> run_tasks;
+  std::vector<TimerRequest> arm_timers;
+  std::vector<uint64_t> cancel_tasks;   // in-flight tasks whose results are no longer wanted
+  std::vector<uint64_t> cancel_timers;
+  bool finished = false;                // the execution reached a terminal status
+};
+
+// A task's answer. For a Lambda function `output` is the function's result (for
+// arn:aws:states:::lambda:invoke, the whole Invoke response envelope); on failure `error` and
+// `cause` are what Step Functions records (e.g. errorType and the Lambda error JSON).
+struct TaskOutcome {
+  bool succeeded = true;
+  boost::json::value output;
+  std::string error;
+  std::string cause;
+};
+
+enum class ExecutionStatus { kRunning, kSucceeded, kFailed, kTimedOut, kAborted };
+std::string_view ExecutionStatusName(ExecutionStatus status);  // "RUNNING", "SUCCEEDED", ...
+
+class Execution {
+ public:
+  Execution(std::shared_ptr<const StateMachine> machine, ExecutionInfo info);
+  ~Execution();
+  Execution(const Execution&) = delete;
+  Execution& operator=(const Execution&) = delete;
+
+  // Starts the execution with `input` (its JSON text as submitted is `input_text`, which
+  // ExecutionStarted records verbatim). Must be called once, first.
+  Commands Start(const boost::json::value& input, std::string input_text, WallTime now);
+  // The engine began running the task (LambdaFunctionStarted / TaskStarted).
+  Commands TaskStarted(uint64_t token, WallTime now);
+  Commands TaskCompleted(uint64_t token, const TaskOutcome& outcome, WallTime now);
+  Commands TimerFired(uint64_t token, WallTime now);
+  // StopExecution: aborts everything in flight; ExecutionAborted with the given error/cause.
+  Commands Stop(std::string error, std::string cause, WallTime now);
+
+  ExecutionStatus status() const;
+  const std::vector<HistoryEvent>& history() const;
+  // Terminal results: output JSON text (SUCCEEDED), or error and cause (FAILED, TIMED_OUT,
+  // ABORTED).
+  const std::optional<std::string>& output() const;
+  const std::string& error() const;
+  const std::string& cause() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hpd::asl
+
+#endif  // HPD_ASL_INTERPRETER_H_

@@ -1,0 +1,252 @@
+#include "asl/interpreter.h"
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+#include <boost/json.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "asl/parser.h"
+#include "common/json.h"
+
+namespace hpd::asl {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+namespace json = boost::json;
+
+// Answers a task: given the invocation, the outcome (after `duration` of simulated time).
+struct Answer {
+  TaskOutcome outcome;
+  std::chrono::seconds duration{0};
+};
+using TaskHandler = std::function<Answer(const TaskInvocation&)>;
+
+// Runs an execution to the end on simulated time: tasks are answered by `handler`, timers fire
+// in deadline order (ties in arming order).
+class Driver {
+ public:
+  Driver(std::string_view definition, TaskHandler handler = {}) : handler_(std::move(handler)) {
+    auto parsed = ParseDefinition(definition);
+    EXPECT_TRUE(parsed.ok()) << DiagnosticsToText(parsed.diagnostics);
+    machine_ = parsed.machine;
+  }
+
+  Execution& Run(std::string_view input_text) {
+    ExecutionInfo info;
+    info.execution_arn = "arn:aws:states:us-east-1:123456789012:execution:SM:EX";
+    info.execution_name = "EX";
+    info.state_machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:SM";
+    info.state_machine_name = "SM";
+    info.role_arn = "arn:aws:iam::123456789012:role/sfn";
+    info.start_time = now_;
+    info.random_seed = 42;
+    execution_ = std::make_unique<Execution>(machine_, info);
+    auto input = ParseJson(input_text);
+    EXPECT_TRUE(input.ok());
+    Apply(execution_->Start(*input, std::string(input_text), now_));
+    for (int steps = 0; !events_.empty() && steps < 1000000; ++steps) {
+      auto it = events_.begin();
+      now_ = std::max(now_, it->first.first);
+      auto event = std::move(it->second);
+      events_.erase(it);
+      event();
+    }
+    return *execution_;
+  }
+
+  std::vector<std::string> Types() const {
+    std::vector<std::string> out;
+    for (const auto& e : execution_->history()) out.emplace_back(HistoryEventTypeName(e.type));
+    return out;
+  }
+
+  WallTime now() const { return now_; }
+
+ private:
+  void At(WallTime t, std::function<void()> f) { events_.emplace(std::make_pair(t, seq_++), std::move(f)); }
+
+  void Apply(const Commands& c) {
+    for (uint64_t t : c.cancel_timers) cancelled_.insert(t);
+    for (const auto& timer : c.arm_timers) {
+      uint64_t token = timer.token;
+      At(timer.deadline, [this, token] {
+        if (cancelled_.count(token)) return;
+        Apply(execution_->TimerFired(token, now_));
+      });
+    }
+    for (const auto& task : c.run_tasks) {
+      uint64_t token = task.token;
+      Answer answer = handler_ ? handler_(task) : Answer{};
+      Apply(execution_->TaskStarted(token, now_));
+      At(now_ + answer.duration, [this, token, answer] {
+        Apply(execution_->TaskCompleted(token, answer.outcome, now_));
+      });
+    }
+  }
+
+  TaskHandler handler_;
+  std::shared_ptr<const StateMachine> machine_;
+  std::unique_ptr<Execution> execution_;
+  WallTime now_ = WallTime(std::chrono::seconds(1700000000));
+  std::map<std::pair<WallTime, uint64_t>, std::function<void()>> events_;
+  std::set<uint64_t> cancelled_;
+  uint64_t seq_ = 0;
+};
+
+TaskOutcome Ok(json::value v) { return TaskOutcome{true, std::move(v), "", ""}; }
+TaskOutcome Err(std::string e, std::string c) { return TaskOutcome{false, nullptr, std::move(e), std::move(c)}; }
+
+TEST(InterpreterTest, PassChainRecordsAwsShapedHistory) {
+  Driver d(R"J({"StartAt":"A","States":{
+      "A":{"Type":"Pass","Result":{"x":1},"ResultPath":"$.a","Next":"B"},
+      "B":{"Type":"Pass","Parameters":{"sum.$":"States.MathAdd($.a.x, 41)"},"End":true}}})J");
+  Execution& e = d.Run(R"J({"in": true})J");
+  EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(*e.output(), R"J({"sum":42})J");
+  EXPECT_THAT(d.Types(), ElementsAre("ExecutionStarted", "PassStateEntered", "PassStateExited",
+                                     "PassStateEntered", "PassStateExited", "ExecutionSucceeded"));
+  const auto& h = e.history();
+  EXPECT_EQ(h[0].previous_event_id, 0);
+  EXPECT_EQ(h[1].previous_event_id, 0);  // as AWS records it
+  EXPECT_EQ(h[2].previous_event_id, 2);
+  EXPECT_EQ(h[3].previous_event_id, 3);
+  EXPECT_EQ(h[0].details.at("input").as_string(), R"J({"in": true})J");  // verbatim
+  EXPECT_EQ(h[2].details.at("output").as_string(), R"J({"in":true,"a":{"x":1}})J");
+}
+
+TEST(InterpreterTest, LongChoiceLoopRunsWithoutRecursion) {
+  Driver d(R"J({"StartAt":"Init","States":{
+      "Init":{"Type":"Pass","Result":{"i":0},"Next":"Check"},
+      "Check":{"Type":"Choice","Choices":[{"Variable":"$.i","NumericGreaterThanEquals":10000,"Next":"Done"}],"Default":"Inc"},
+      "Inc":{"Type":"Pass","Parameters":{"i.$":"States.MathAdd($.i, 1)"},"Next":"Check"},
+      "Done":{"Type":"Succeed"}}})J");
+  Execution& e = d.Run("{}");
+  EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(*e.output(), R"J({"i":10000})J");
+  EXPECT_EQ(e.history().size(), 2u + 2u * 20003u);
+}
+
+TEST(InterpreterTest, RetriesWithBackoffThenSucceeds) {
+  int calls = 0;
+  Driver d(R"J({"StartAt":"T","States":{"T":{"Type":"Task",
+      "Resource":"arn:aws:lambda:us-east-1:123456789012:function:flaky",
+      "Retry":[{"ErrorEquals":["Flaky"],"IntervalSeconds":2,"BackoffRate":3,"MaxAttempts":3}],
+      "End":true}}})J",
+           [&](const TaskInvocation& t) {
+             EXPECT_EQ(t.attempt, calls);
+             ++calls;
+             return calls < 3 ? Answer{Err("Flaky", "try again"), {}}
+                              : Answer{Ok(json::parse(R"J({"ok":true})J")), {}};
+           });
+  WallTime start = d.now();
+  Execution& e = d.Run("{}");
+  EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(d.now() - start, std::chrono::seconds(2 + 6));  // 2 s, then 2*3 s
+  EXPECT_THAT(d.Types(),
+              ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                          "LambdaFunctionStarted", "LambdaFunctionFailed",
+                          "LambdaFunctionScheduled", "LambdaFunctionStarted",
+                          "LambdaFunctionFailed", "LambdaFunctionScheduled",
+                          "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
+                          "ExecutionSucceeded"));
+}
+
+TEST(InterpreterTest, CatchRoutesTheErrorToTheHandlerState) {
+  Driver d(R"J({"StartAt":"T","States":{
+      "T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
+           "Parameters":{"FunctionName":"f","Payload.$":"$"},
+           "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.err","Next":"H"}],"End":true},
+      "H":{"Type":"Pass","End":true}}})J",
+           [](const TaskInvocation& t) {
+             EXPECT_EQ(t.kind, TaskKind::kService);
+             EXPECT_EQ(t.service, "lambda");
+             EXPECT_EQ(t.action, "invoke");
+             return Answer{Err("Boom", "it broke"), {}};
+           });
+  Execution& e = d.Run(R"J({"k":1})J");
+  EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(*e.output(), R"J({"k":1,"err":{"Error":"Boom","Cause":"it broke"}})J");
+  EXPECT_THAT(d.Types(), ElementsAre("ExecutionStarted", "TaskStateEntered", "TaskScheduled",
+                                     "TaskStarted", "TaskFailed", "TaskStateExited",
+                                     "PassStateEntered", "PassStateExited", "ExecutionSucceeded"));
+  EXPECT_EQ(e.history()[2].details.at("resourceType").as_string(), "lambda");
+}
+
+TEST(InterpreterTest, TaskTimeoutFailsWithStatesTimeout) {
+  Driver d(R"J({"StartAt":"T","States":{"T":{"Type":"Task","TimeoutSeconds":5,
+      "Resource":"arn:aws:lambda:us-east-1:123456789012:function:slow","End":true}}})J",
+           [](const TaskInvocation&) {
+             return Answer{Ok(json::value("late")), std::chrono::seconds(60)};
+           });
+  Execution& e = d.Run("{}");
+  EXPECT_EQ(e.status(), ExecutionStatus::kFailed);
+  EXPECT_EQ(e.error(), "States.Timeout");
+  EXPECT_THAT(d.Types(), ElementsAre("ExecutionStarted", "TaskStateEntered",
+                                     "LambdaFunctionScheduled", "LambdaFunctionStarted",
+                                     "LambdaFunctionTimedOut", "ExecutionFailed"));
+}
+
+TEST(InterpreterTest, WaitAndFailUseTheSimulatedClock) {
+  Driver d(R"J({"StartAt":"W","States":{
+      "W":{"Type":"Wait","SecondsPath":"$.s","Next":"F"},
+      "F":{"Type":"Fail","ErrorPath":"$.e","Cause":"done waiting"}}})J");
+  WallTime start = d.now();
+  Execution& e = d.Run(R"J({"s":30,"e":"Custom.Error"})J");
+  EXPECT_EQ(d.now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(e.status(), ExecutionStatus::kFailed);
+  EXPECT_EQ(e.error(), "Custom.Error");
+  EXPECT_EQ(e.cause(), "done waiting");
+  EXPECT_THAT(d.Types(), ElementsAre("ExecutionStarted", "WaitStateEntered", "WaitStateExited",
+                                     "FailStateEntered", "ExecutionFailed"));
+}
+
+TEST(InterpreterTest, MissingInputPathFailsWithAwsCause) {
+  Driver d(R"J({"StartAt":"P","States":{"P":{"Type":"Pass","InputPath":"$.nope","End":true}}})J");
+  Execution& e = d.Run("{}");
+  EXPECT_EQ(e.status(), ExecutionStatus::kFailed);
+  EXPECT_EQ(e.error(), "States.Runtime");
+  EXPECT_THAT(e.cause(), HasSubstr("An error occurred while executing the state 'P' (entered at "
+                                   "the event id #2). Invalid path '$.nope'"));
+}
+
+TEST(InterpreterTest, SameCallsGiveTheSameHistory) {
+  auto run = [] {
+    Driver d(R"J({"StartAt":"P","States":{"P":{"Type":"Pass",
+        "Parameters":{"id.$":"States.UUID()","r.$":"States.MathRandom(1, 1000)"},"End":true}}})J");
+    Execution& e = d.Run("{}");
+    std::string out;
+    for (const auto& h : e.history()) out += SerializeJson(HistoryEventToJson(h)) + "\n";
+    return out;
+  };
+  EXPECT_EQ(run(), run());
+}
+
+TEST(InterpreterTest, StopAbortsAndCancelsTheTask) {
+  auto parsed = ParseDefinition(std::string_view(R"J({"StartAt":"T","States":{"T":{"Type":"Task",
+      "Resource":"arn:aws:lambda:us-east-1:1:function:f","TimeoutSeconds":100,"End":true}}})J"));
+  ASSERT_TRUE(parsed.ok());
+  Execution e(parsed.machine, ExecutionInfo{});
+  WallTime t0{};
+  Commands c = e.Start(json::object(), "{}", t0);
+  ASSERT_EQ(c.run_tasks.size(), 1u);
+  ASSERT_EQ(c.arm_timers.size(), 1u);
+  Commands stop = e.Stop("Operator", "stopped by test", t0);
+  EXPECT_TRUE(stop.finished);
+  EXPECT_THAT(stop.cancel_tasks, ElementsAre(c.run_tasks[0].token));
+  EXPECT_THAT(stop.cancel_timers, ElementsAre(c.arm_timers[0].token));
+  EXPECT_EQ(e.status(), ExecutionStatus::kAborted);
+  // A late answer changes nothing.
+  Commands late = e.TaskCompleted(c.run_tasks[0].token, Ok(json::value(1)), t0);
+  EXPECT_TRUE(late.run_tasks.empty());
+  EXPECT_EQ(HistoryEventTypeName(e.history().back().type), "ExecutionAborted");
+}
+
+}  // namespace
+}  // namespace hpd::asl
