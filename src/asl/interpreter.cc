@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <map>
+#include <unordered_map>
 #include <utility>
 
 #include <boost/json.hpp>
@@ -14,6 +16,7 @@
 #include "common/json.h"
 #include "common/random.h"
 #include "common/rfc3339.h"
+#include "common/uuid.h"
 
 namespace hpd::asl {
 namespace {
@@ -143,8 +146,33 @@ std::string_view ExecutionStatusName(ExecutionStatus status) {
 
 // A running sequence of states: the execution itself (the only kind today; Parallel branches
 // and Map iterations will be frames too).
+struct Frame;
+
+// The children of a Parallel or Map state in progress.
+struct Fanout {
+  bool is_map = false;
+  bool distributed = false;  // children are child executions: their events are not recorded
+  std::vector<json::value> inputs;             // per branch / iteration
+  std::vector<std::optional<json::value>> results;
+  std::vector<std::unique_ptr<Frame>> children;  // by index; null until started / after done
+  size_t next_to_start = 0;
+  size_t running = 0;
+  size_t succeeded = 0;
+  size_t failed = 0;
+  size_t max_concurrency = 0;                  // 0: unlimited
+  std::optional<double> tolerated_count;
+  std::optional<double> tolerated_percentage;
+  int64_t started_event_id = 0;                // MapStateStarted / ParallelStateStarted
+  int64_t chain_for_next_iteration = 0;        // previousEventId of the next MapIterationStarted
+  std::vector<uint8_t> done;                   // per child: finished (either way)
+};
+
 struct Frame {
   const StateMachine* scope = nullptr;
+  Frame* parent = nullptr;           // null for the execution itself
+  size_t index = 0;                  // branch or iteration index in the parent's Fanout
+  bool silent = false;               // a distributed Map's child execution
+  int64_t silent_events = 0;         // its own event counter
   const State* state = nullptr;      // the state being run
   json::value raw_input;             // the current state's input
   json::value effective_input;       // after InputPath (and Parameters for a Task)
@@ -165,6 +193,7 @@ struct Frame {
   // long chains of states do not recurse.
   const std::string* pending_next = nullptr;
   json::value pending_input;
+  std::unique_ptr<Fanout> fanout;    // while the current state is a Parallel or Map
 };
 
 class Execution::Impl {
@@ -189,6 +218,7 @@ class Execution::Impl {
     top_->last_event_id = 0;  // AWS: the first state's Entered event has previousEventId 0
     top_->pending_next = &machine_->start_at;
     top_->pending_input = input;
+    runnable_.push_back(top_.get());
     return Finish();
   }
 
@@ -213,6 +243,7 @@ class Execution::Impl {
     now_ = now;
     Frame* frame = FrameForTask(token);
     if (frame != nullptr) {
+      task_frames_.erase(token);
       frame->task_token = 0;
       CancelTimer(frame->timeout_timer);
       frame->timeout_timer = 0;
@@ -229,8 +260,10 @@ class Execution::Impl {
     Commands out;
     out_ = &out;
     now_ = now;
-    if (status_ == ExecutionStatus::kRunning && top_) {
-      Frame& frame = *top_;
+    auto it = timer_frames_.find(token);
+    if (status_ == ExecutionStatus::kRunning && it != timer_frames_.end()) {
+      Frame& frame = *it->second;
+      timer_frames_.erase(it);
       if (token != 0 && token == frame.wait_timer) {
         frame.wait_timer = 0;
         if (frame.waiting_for_retry) {
@@ -243,7 +276,10 @@ class Execution::Impl {
         frame.timeout_timer = 0;
         uint64_t task = frame.task_token;
         frame.task_token = 0;
-        if (task != 0) out_->cancel_tasks.push_back(task);
+        if (task != 0) {
+          out_->cancel_tasks.push_back(task);
+          task_frames_.erase(task);
+        }
         OnTaskTimedOut(frame);
       }
     }
@@ -255,11 +291,7 @@ class Execution::Impl {
     out_ = &out;
     now_ = now;
     if (status_ == ExecutionStatus::kRunning) {
-      if (top_) {
-        if (top_->task_token != 0) out_->cancel_tasks.push_back(top_->task_token);
-        CancelTimer(top_->timeout_timer);
-        CancelTimer(top_->wait_timer);
-      }
+      if (top_) CancelFrame(*top_);
       json::object details;
       if (!error.empty()) details["error"] = error;
       if (!cause.empty()) details["cause"] = cause;
@@ -293,21 +325,40 @@ class Execution::Impl {
   }
 
   int64_t Emit(Frame& frame, HistoryEventType type, json::object details) {
+    if (frame.silent) {
+      // A child execution of a distributed Map keeps its own history (not recorded here).
+      frame.last_event_id = ++frame.silent_events;
+      return frame.last_event_id;
+    }
     frame.last_event_id = Append(frame.last_event_id, type, std::move(details));
     return frame.last_event_id;
   }
 
+  // An event that does not move the frame's chain of previousEventIds (AWS records
+  // MapStateSucceeded, ParallelStateSucceeded, MapIterationSucceeded/Failed this way).
+  int64_t EmitAside(Frame& frame, HistoryEventType type, json::object details) {
+    if (frame.silent) return frame.last_event_id;
+    return Append(frame.last_event_id, type, std::move(details));
+  }
+
   // Runs transitions until the execution blocks (task, timer) or ends.
   void Drive() {
-    while (status_ == ExecutionStatus::kRunning && top_ && top_->pending_next != nullptr) {
-      const std::string& next = *top_->pending_next;
-      top_->pending_next = nullptr;
-      EnterState(*top_, next, std::move(top_->pending_input));
+    while (status_ == ExecutionStatus::kRunning && !runnable_.empty()) {
+      Frame* frame = runnable_.front();
+      runnable_.pop_front();
+      while (status_ == ExecutionStatus::kRunning && frame->pending_next != nullptr) {
+        const std::string& next = *frame->pending_next;
+        frame->pending_next = nullptr;
+        EnterState(*frame, next, std::move(frame->pending_input));
+        // A frame whose children were just started lets them run first.
+        if (frame->fanout) break;
+      }
     }
   }
 
   Commands Finish() {
     Drive();
+    graveyard_.clear();
     Commands out = std::move(*out_);
     out.finished = status_ != ExecutionStatus::kRunning;
     out_ = nullptr;
@@ -388,13 +439,8 @@ class Execution::Impl {
       case StateType::kChoice: RunChoice(frame); break;
       case StateType::kWait: RunWait(frame); break;
       case StateType::kTask: RunTask(frame); break;
-      case StateType::kParallel:
-      case StateType::kMap:
-        FailFrame(frame, std::string(kStatesRuntime),
-                  StateErrorCause(state->name, frame.entered_event_id,
-                                  std::string("The ") + std::string(StateTypeName(state->type)) +
-                                      " state is not supported by this engine yet."));
-        break;
+      case StateType::kParallel: RunParallel(frame); break;
+      case StateType::kMap: RunMap(frame); break;
     }
   }
 
@@ -479,6 +525,9 @@ class Execution::Impl {
     } else {
       frame.pending_next = &next;
       frame.pending_input = std::move(output);
+      if (std::find(runnable_.begin(), runnable_.end(), &frame) == runnable_.end()) {
+        runnable_.push_back(&frame);
+      }
     }
   }
 
@@ -641,7 +690,7 @@ class Execution::Impl {
       }
       deadline = *t;
     }
-    frame.wait_timer = ArmTimer(deadline);
+    frame.wait_timer = ArmTimer(frame, deadline);
   }
 
   void FinishWait(Frame& frame) {
@@ -750,7 +799,8 @@ class Execution::Impl {
       Emit(frame, HistoryEventType::kTaskScheduled, std::move(details));
     }
     frame.task_token = task.token;
-    if (timeout) frame.timeout_timer = ArmTimer(now_ + std::chrono::seconds(*timeout));
+    task_frames_[task.token] = &frame;
+    if (timeout) frame.timeout_timer = ArmTimer(frame, now_ + std::chrono::seconds(*timeout));
     out_->run_tasks.push_back(std::move(task));
   }
 
@@ -823,8 +873,8 @@ class Execution::Impl {
       ++attempts;
       ++frame.retry_count;
       frame.waiting_for_retry = true;
-      frame.wait_timer =
-          ArmTimer(now_ + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(delay)));
+      frame.wait_timer = ArmTimer(
+          frame, now_ + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(delay)));
       return;
     }
     for (const Catcher& catcher : state.catch_) {
@@ -845,6 +895,10 @@ class Execution::Impl {
   }
 
   void FrameSucceeded(Frame& frame, json::value output) {
+    if (frame.parent != nullptr) {
+      ChildSucceeded(frame, std::move(output));
+      return;
+    }
     std::string text = SerializeJson(output);
     json::object details;
     details["output"] = text;
@@ -855,6 +909,10 @@ class Execution::Impl {
   }
 
   void FailFrame(Frame& frame, std::string error, std::string cause) {
+    if (frame.parent != nullptr) {
+      ChildFailed(frame, std::move(error), std::move(cause));
+      return;
+    }
     json::object details;
     if (!cause.empty()) details["cause"] = cause;
     if (!error.empty()) details["error"] = error;
@@ -864,23 +922,367 @@ class Execution::Impl {
     cause_ = std::move(cause);
   }
 
+  // -- Parallel and Map --------------------------------------------------------------------
+
+  void RunParallel(Frame& frame) {
+    const State& state = *frame.state;
+    if (!ComputeEffectiveInput(frame)) return;
+    json::value input = frame.effective_input;
+    if (state.parameters) {
+      json::value context = ContextObject(frame);
+      EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+      auto evaluated = EvaluateTemplate(*state.parameters, scope);
+      if (!evaluated.ok()) {
+        FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
+        return;
+      }
+      input = std::move(evaluated).value();
+    }
+    auto fan = std::make_unique<Fanout>();
+    fan->inputs.assign(state.branches.size(), input);
+    fan->started_event_id = Emit(frame, HistoryEventType::kParallelStateStarted, {});
+    StartFanout(frame, std::move(fan));
+  }
+
+  void RunMap(Frame& frame) {
+    const State& state = *frame.state;
+    if (!ComputeEffectiveInput(frame)) return;
+    json::value context = ContextObject(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    json::value items_value = frame.effective_input;
+    if (state.items_path) {
+      auto selected = EvaluatePathField(*state.items_path, "ItemsPath", scope);
+      if (!selected.ok()) {
+        FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
+        return;
+      }
+      items_value = std::move(selected).value();
+    }
+    if (!items_value.is_array()) {
+      FailState(frame, std::string(kStatesRuntime),
+                StateErrorCause(state.name, frame.entered_event_id,
+                                "Invalid path '" +
+                                    (state.items_path ? state.items_path->text() : "$") +
+                                    "': The value at the path is not an array: " +
+                                    SerializeJson(items_value)));
+      return;
+    }
+    auto fan = std::make_unique<Fanout>();
+    fan->is_map = true;
+    fan->distributed = state.map_mode == MapMode::kDistributed;
+    std::optional<int64_t> max_concurrency;
+    if (!ResolveCount(frame, scope, state.max_concurrency, "MaxConcurrencyPath",
+                      &max_concurrency)) {
+      return;
+    }
+    fan->max_concurrency = max_concurrency ? static_cast<size_t>(*max_concurrency) : 0;
+    if (state.tolerated_failure_count.literal) {
+      fan->tolerated_count = state.tolerated_failure_count.literal;
+    } else if (state.tolerated_failure_count.path) {
+      std::optional<int64_t> n;
+      if (!ResolveCount(frame, scope, state.tolerated_failure_count, "ToleratedFailureCountPath",
+                        &n)) {
+        return;
+      }
+      if (n) fan->tolerated_count = static_cast<double>(*n);
+    }
+    if (state.tolerated_failure_percentage.literal) {
+      fan->tolerated_percentage = state.tolerated_failure_percentage.literal;
+    } else if (state.tolerated_failure_percentage.path) {
+      auto v = EvaluatePathField(*state.tolerated_failure_percentage.path,
+                                 "ToleratedFailurePercentagePath", scope);
+      if (!v.ok() || !v->is_number() || v->to_number<double>() < 0 ||
+          v->to_number<double>() > 100) {
+        FailState(frame, std::string(kStatesRuntime),
+                  StateErrorCause(state.name, frame.entered_event_id,
+                                  "The ToleratedFailurePercentagePath field refers to value "
+                                  "that is not a number between 0 and 100."));
+        return;
+      }
+      fan->tolerated_percentage = v->to_number<double>();
+    }
+
+    const json::array& items = items_value.get_array();
+    fan->inputs.reserve(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!state.item_selector) {
+        fan->inputs.push_back(items[i]);
+        continue;
+      }
+      json::value item_context = context;
+      json::object map;
+      json::object item;
+      item["Index"] = static_cast<int64_t>(i);
+      item["Value"] = items[i];
+      map["Item"] = std::move(item);
+      item_context.as_object()["Map"] = std::move(map);
+      EvaluationScope item_scope = ScopeFor(frame, &frame.effective_input, &item_context);
+      auto selected = EvaluateTemplate(*state.item_selector, item_scope);
+      if (!selected.ok()) {
+        FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
+        return;
+      }
+      fan->inputs.push_back(std::move(selected).value());
+    }
+    json::object started;
+    started["length"] = static_cast<int64_t>(items.size());
+    fan->started_event_id = Emit(frame, HistoryEventType::kMapStateStarted, std::move(started));
+    if (fan->distributed) {
+      json::object run;
+      run["mapRunArn"] = MapRunArn(state);
+      Emit(frame, HistoryEventType::kMapRunStarted, std::move(run));
+    }
+    StartFanout(frame, std::move(fan));
+  }
+
+  // MaxConcurrency / ToleratedFailureCount: literal or "...Path" (a non-negative integer).
+  bool ResolveCount(Frame& frame, const EvaluationScope& scope, const DynamicNumber& n,
+                    std::string_view path_field, std::optional<int64_t>* out) {
+    if (n.literal) {
+      *out = static_cast<int64_t>(*n.literal);
+      return true;
+    }
+    if (!n.path) return true;
+    auto v = EvaluatePathField(*n.path, path_field, scope);
+    if (!v.ok()) {
+      FailState(frame, ErrorName(v.status()), Cause(frame, v.status()));
+      return false;
+    }
+    if (!v->is_int64() || v->get_int64() < 0) {
+      FailState(frame, std::string(kStatesRuntime),
+                StateErrorCause(frame.state->name, frame.entered_event_id,
+                                "The " + std::string(path_field) +
+                                    " field refers to value that is not a valid non-negative "
+                                    "integer: " + SerializeJson(*v)));
+      return false;
+    }
+    *out = v->get_int64();
+    return true;
+  }
+
+  std::string MapRunArn(const State& state) {
+    // arn:aws:states:REGION:ACCOUNT:mapRun:SM/LABEL-OR-UUID:UUID
+    std::string arn = info_.state_machine_arn;
+    size_t pos = arn.find(":stateMachine:");
+    if (pos != std::string::npos) arn.replace(pos, 14, ":mapRun:");
+    std::string label = state.label.empty() ? NewUuidV4(random_) : state.label;
+    return arn + "/" + label + ":" + NewUuidV4(random_);
+  }
+
+  void StartFanout(Frame& frame, std::unique_ptr<Fanout> fan) {
+    const size_t n = fan->inputs.size();
+    fan->results.assign(n, std::nullopt);
+    fan->children.resize(n);
+    fan->done.assign(n, 0);
+    fan->chain_for_next_iteration = fan->started_event_id;
+    if (frame.fanout) graveyard_.push_back(std::move(frame.fanout));
+    frame.fanout = std::move(fan);
+    if (n == 0) {
+      CompleteFanout(frame);
+      return;
+    }
+    StartChildren(frame);
+  }
+
+  void StartChildren(Frame& frame) {
+    Fanout& fan = *frame.fanout;
+    const State& state = *frame.state;
+    while (fan.next_to_start < fan.inputs.size() &&
+           (fan.max_concurrency == 0 || fan.running < fan.max_concurrency)) {
+      const size_t i = fan.next_to_start++;
+      auto child = std::make_unique<Frame>();
+      child->scope = fan.is_map ? state.item_processor.get() : state.branches[i].get();
+      child->parent = &frame;
+      child->index = i;
+      child->silent = frame.silent || fan.distributed;
+      auto variables = std::make_shared<VariableScope>();
+      variables->parent = frame.variables;
+      child->variables = std::move(variables);
+      if (fan.is_map && !fan.distributed) {
+        json::object details;
+        details["index"] = static_cast<int64_t>(i);
+        details["name"] = state.name;
+        child->last_event_id = frame.silent ? frame.last_event_id
+                                            : Append(fan.chain_for_next_iteration,
+                                                     HistoryEventType::kMapIterationStarted,
+                                                     std::move(details));
+      } else if (!fan.is_map) {
+        child->last_event_id = fan.started_event_id;
+      }
+      child->pending_next = &child->scope->start_at;
+      child->pending_input = fan.inputs[i];
+      runnable_.push_back(child.get());
+      fan.children[i] = std::move(child);
+      ++fan.running;
+    }
+  }
+
+  void ChildSucceeded(Frame& child, json::value output) {
+    Frame& parent = *child.parent;
+    Fanout& fan = *parent.fanout;
+    fan.results[child.index] = std::move(output);
+    fan.done[child.index] = 1;
+    --fan.running;
+    ++fan.succeeded;
+    if (fan.is_map && !fan.distributed) {
+      json::object details;
+      details["index"] = static_cast<int64_t>(child.index);
+      details["name"] = parent.state->name;
+      fan.chain_for_next_iteration = child.last_event_id;
+      parent.last_event_id =
+          parent.silent ? parent.last_event_id
+                        : Append(child.last_event_id, HistoryEventType::kMapIterationSucceeded,
+                                 std::move(details));
+    } else if (!fan.is_map) {
+      parent.last_event_id = child.last_event_id;
+    }
+    AfterChild(parent);
+  }
+
+  void ChildFailed(Frame& child, std::string error, std::string cause) {
+    Frame& parent = *child.parent;
+    Fanout& fan = *parent.fanout;
+    fan.done[child.index] = 1;
+    --fan.running;
+    ++fan.failed;
+    if (fan.is_map && !fan.distributed) {
+      json::object details;
+      details["index"] = static_cast<int64_t>(child.index);
+      details["name"] = parent.state->name;
+      if (!parent.silent) {
+        Append(child.last_event_id, HistoryEventType::kMapIterationFailed, std::move(details));
+      }
+    }
+    parent.last_event_id = child.last_event_id;
+    if (fan.is_map && WithinTolerance(fan)) {
+      AfterChild(parent);
+      return;
+    }
+    // The state fails: stop the siblings and report the child's error.
+    AbortChildren(parent);
+    if (fan.is_map && fan.distributed) {
+      json::object details;
+      details["error"] = error;
+      details["cause"] = cause;
+      Emit(parent, HistoryEventType::kMapRunFailed, std::move(details));
+    }
+    Emit(parent, fan.is_map ? HistoryEventType::kMapStateFailed
+                            : HistoryEventType::kParallelStateFailed,
+         {});
+    if (fan.is_map && (fan.tolerated_count || fan.tolerated_percentage)) {
+      error = "States.ExceedToleratedFailureThreshold";
+      cause = "The specified tolerated failure threshold was exceeded";
+    }
+    graveyard_.push_back(std::move(parent.fanout));
+    FailState(parent, std::move(error), std::move(cause));
+  }
+
+  static bool WithinTolerance(const Fanout& fan) {
+    const double failed = static_cast<double>(fan.failed);
+    if (fan.tolerated_count && failed <= *fan.tolerated_count) return true;
+    if (fan.tolerated_percentage && !fan.inputs.empty() &&
+        failed * 100.0 / static_cast<double>(fan.inputs.size()) <= *fan.tolerated_percentage) {
+      return true;
+    }
+    return false;
+  }
+
+  void AbortChildren(Frame& parent) {
+    Fanout& fan = *parent.fanout;
+    for (size_t i = 0; i < fan.children.size(); ++i) {
+      Frame* child = fan.children[i].get();
+      if (child == nullptr || fan.done[i]) continue;
+      CancelFrame(*child);
+      if (child->state != nullptr) {
+        HistoryEventType aborted;
+        bool emit = true;
+        switch (child->state->type) {
+          case StateType::kTask: aborted = HistoryEventType::kTaskStateAborted; break;
+          case StateType::kWait: aborted = HistoryEventType::kWaitStateAborted; break;
+          case StateType::kMap: aborted = HistoryEventType::kMapStateAborted; break;
+          case StateType::kParallel: aborted = HistoryEventType::kParallelStateAborted; break;
+          default: emit = false; aborted = HistoryEventType::kTaskStateAborted; break;
+        }
+        if (emit) Emit(*child, aborted, {});
+      }
+      if (fan.is_map && !fan.distributed && !parent.silent) {
+        json::object details;
+        details["index"] = static_cast<int64_t>(i);
+        details["name"] = parent.state->name;
+        Append(child->last_event_id, HistoryEventType::kMapIterationAborted, std::move(details));
+      }
+      fan.done[i] = 1;
+    }
+    fan.running = 0;
+  }
+
+  void AfterChild(Frame& parent) {
+    Fanout& fan = *parent.fanout;
+    if (fan.succeeded + fan.failed == fan.inputs.size()) {
+      CompleteFanout(parent);
+    } else {
+      StartChildren(parent);
+    }
+  }
+
+  void CompleteFanout(Frame& parent) {
+    Fanout& fan = *parent.fanout;
+    json::array results;
+    results.reserve(fan.results.size());
+    for (auto& r : fan.results) results.push_back(r ? std::move(*r) : json::value());
+    if (fan.is_map) {
+      if (fan.distributed) Emit(parent, HistoryEventType::kMapRunSucceeded, {});
+      EmitAside(parent, HistoryEventType::kMapStateSucceeded, {});
+    } else {
+      EmitAside(parent, HistoryEventType::kParallelStateSucceeded, {});
+    }
+    graveyard_.push_back(std::move(parent.fanout));
+    CompleteState(parent, json::value(std::move(results)), /*apply_result_selector=*/true);
+  }
+
   // -- tokens and timers -------------------------------------------------------------------
 
   uint64_t NextToken() { return next_token_++; }
 
-  uint64_t ArmTimer(WallTime deadline) {
+  uint64_t ArmTimer(Frame& frame, WallTime deadline) {
     uint64_t token = NextToken();
     out_->arm_timers.push_back(TimerRequest{token, deadline});
+    timer_frames_[token] = &frame;
     return token;
   }
 
   void CancelTimer(uint64_t token) {
-    if (token != 0 && out_ != nullptr) out_->cancel_timers.push_back(token);
+    if (token == 0) return;
+    timer_frames_.erase(token);
+    if (out_ != nullptr) out_->cancel_timers.push_back(token);
   }
 
   Frame* FrameForTask(uint64_t token) {
-    if (status_ != ExecutionStatus::kRunning || !top_ || token == 0) return nullptr;
-    return top_->task_token == token ? top_.get() : nullptr;
+    if (status_ != ExecutionStatus::kRunning) return nullptr;
+    auto it = task_frames_.find(token);
+    if (it == task_frames_.end()) return nullptr;
+    Frame* frame = it->second;
+    return frame;
+  }
+
+  // Stops everything `frame` and its descendants have in flight.
+  void CancelFrame(Frame& frame) {
+    if (frame.task_token != 0) {
+      out_->cancel_tasks.push_back(frame.task_token);
+      task_frames_.erase(frame.task_token);
+      frame.task_token = 0;
+    }
+    CancelTimer(frame.timeout_timer);
+    CancelTimer(frame.wait_timer);
+    frame.timeout_timer = 0;
+    frame.wait_timer = 0;
+    frame.pending_next = nullptr;
+    runnable_.erase(std::remove(runnable_.begin(), runnable_.end(), &frame), runnable_.end());
+    if (frame.fanout) {
+      for (auto& child : frame.fanout->children) {
+        if (child) CancelFrame(*child);
+      }
+    }
   }
 
   const std::shared_ptr<const StateMachine> machine_;
@@ -893,6 +1295,11 @@ class Execution::Impl {
   std::string cause_;
   json::value execution_input_;
   std::unique_ptr<Frame> top_;
+  std::deque<Frame*> runnable_;                        // frames with a transition to take
+  std::unordered_map<uint64_t, Frame*> task_frames_;   // token -> frame waiting for it
+  std::unordered_map<uint64_t, Frame*> timer_frames_;  // token -> frame waiting for it
+  // Fanouts finished during the current call; their frames may still be on the call stack.
+  std::vector<std::unique_ptr<Fanout>> graveyard_;
   uint64_t next_token_ = 1;
   WallTime now_{};
   Commands* out_ = nullptr;  // the commands of the call in progress

@@ -250,3 +250,70 @@ TEST(InterpreterTest, StopAbortsAndCancelsTheTask) {
 
 }  // namespace
 }  // namespace hpd::asl
+
+namespace hpd::asl {
+namespace {
+
+TEST(InterpreterFanoutTest, ParallelCollectsBranchOutputsInOrder) {
+  Driver d(R"J({"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+      {"StartAt":"A","States":{"A":{"Type":"Pass","Result":1,"End":true}}},
+      {"StartAt":"B","States":{"B":{"Type":"Wait","Seconds":5,"Next":"C"},
+                                "C":{"Type":"Pass","Result":2,"End":true}}}]}}})J");
+  Execution& e = d.Run("{}");
+  EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(*e.output(), "[1,2]");
+  auto types = d.Types();
+  EXPECT_EQ(types[1], "ParallelStateEntered");
+  EXPECT_EQ(types[2], "ParallelStateStarted");
+  EXPECT_EQ(types[types.size() - 3], "ParallelStateSucceeded");
+  EXPECT_EQ(types[types.size() - 2], "ParallelStateExited");
+}
+
+TEST(InterpreterFanoutTest, MapRunsIterationsWithItemSelectorAndRecordsAwsChain) {
+  Driver d(R"J({"StartAt":"M","States":{"M":{"Type":"Map","ItemsPath":"$.xs","MaxConcurrency":1,
+      "ItemSelector":{"v.$":"$$.Map.Item.Value","i.$":"$$.Map.Item.Index"},
+      "ItemProcessor":{"StartAt":"I","States":{"I":{"Type":"Pass","End":true}}},"End":true}}})J");
+  Execution& e = d.Run(R"J({"xs":["a","b"]})J");
+  EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(*e.output(), R"J([{"v":"a","i":0},{"v":"b","i":1}])J");
+  EXPECT_THAT(d.Types(),
+              ElementsAre("ExecutionStarted", "MapStateEntered", "MapStateStarted",
+                          "MapIterationStarted", "PassStateEntered", "PassStateExited",
+                          "MapIterationSucceeded", "MapIterationStarted", "PassStateEntered",
+                          "PassStateExited", "MapIterationSucceeded", "MapStateSucceeded",
+                          "MapStateExited", "ExecutionSucceeded"));
+  // previousEventId as AWS records it (conformance corpus, test_map_state_item_selector_parameters)
+  std::vector<int64_t> previous;
+  for (const auto& h : e.history()) previous.push_back(h.previous_event_id);
+  EXPECT_THAT(previous, ElementsAre(0, 0, 2, 3, 4, 5, 6, 6, 8, 9, 10, 11, 11, 13));
+}
+
+TEST(InterpreterFanoutTest, FailedIterationFailsTheMap) {
+  Driver d(R"J({"StartAt":"M","States":{"M":{"Type":"Map","ItemProcessor":{"StartAt":"F",
+      "States":{"F":{"Type":"Fail","Error":"Bad","Cause":"item"}}},"End":true}}})J");
+  Execution& e = d.Run("[1]");
+  EXPECT_EQ(e.status(), ExecutionStatus::kFailed);
+  EXPECT_EQ(e.error(), "Bad");
+  EXPECT_THAT(d.Types(), ElementsAre("ExecutionStarted", "MapStateEntered", "MapStateStarted",
+                                     "MapIterationStarted", "FailStateEntered",
+                                     "MapIterationFailed", "MapStateFailed", "ExecutionFailed"));
+}
+
+TEST(InterpreterFanoutTest, ThousandIterationsAndNestedParallel) {
+  Driver d(R"J({"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":0,
+      "ItemProcessor":{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+        {"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}},
+        {"StartAt":"B","States":{"B":{"Type":"Pass","End":true}}}]}}},"End":true}}})J");
+  std::string input = "[";
+  for (int i = 0; i < 1000; ++i) input += (i ? "," : "") + std::to_string(i);
+  input += "]";
+  Execution& e = d.Run(input);
+  ASSERT_EQ(e.status(), ExecutionStatus::kSucceeded);
+  auto out = ParseJson(*e.output());
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->as_array().size(), 1000u);
+  EXPECT_EQ(SerializeJson(out->as_array()[999]), "[999,999]");
+}
+
+}  // namespace
+}  // namespace hpd::asl
