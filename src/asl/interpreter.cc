@@ -196,6 +196,85 @@ struct Frame {
   std::unique_ptr<Fanout> fanout;    // while the current state is a Parallel or Map
 };
 
+bool PathUsesContext(const JsonPath* path) {
+  return path != nullptr && path->root() == JsonPath::Root::kContext;
+}
+
+bool CallUsesContext(const IntrinsicCall& call) {
+  for (const auto& arg : call.args) {
+    if (arg.is_path() && PathUsesContext(&arg.path())) return true;
+    if (arg.is_call() && CallUsesContext(arg.call())) return true;
+  }
+  return false;
+}
+
+bool TemplateUsesContext(const ValueTemplate* t) {
+  if (t == nullptr) return false;
+  switch (t->kind) {
+    case ValueTemplate::Kind::kLiteral:
+    case ValueTemplate::Kind::kJsonata:
+      return false;
+    case ValueTemplate::Kind::kPath:
+      return PathUsesContext(t->path.get());
+    case ValueTemplate::Kind::kIntrinsic:
+      return CallUsesContext(*t->intrinsic);
+    case ValueTemplate::Kind::kObject:
+      for (const auto& f : t->fields) {
+        if (TemplateUsesContext(&f.value)) return true;
+      }
+      return false;
+    case ValueTemplate::Kind::kArray:
+      for (const auto& i : t->items) {
+        if (TemplateUsesContext(&i)) return true;
+      }
+      return false;
+  }
+  return true;
+}
+
+bool RuleUsesContext(const ChoiceRule& rule) {
+  if (PathUsesContext(rule.variable.get()) || PathUsesContext(rule.operand_path.get())) {
+    return true;
+  }
+  if (rule.assign && TemplateUsesContext(&*rule.assign)) return true;
+  for (const auto& child : rule.children) {
+    if (RuleUsesContext(child)) return true;
+  }
+  return false;
+}
+
+template <typename T>
+const T* Ptr(const std::optional<T>& o) {
+  return o ? &*o : nullptr;
+}
+
+// Whether any field of `state` reads the context object "$$".
+bool StateUsesContext(const State& state) {
+  for (const JsonPath* p :
+       {state.input_path.get(), state.output_path.get(), state.result_path.path.get(),
+        state.items_path.get(), state.seconds.path.get(), state.timestamp.path.get(),
+        state.error.path.get(), state.cause.path.get(), state.timeout_seconds.path.get(),
+        state.heartbeat_seconds.path.get(), state.max_concurrency.path.get(),
+        state.tolerated_failure_count.path.get(), state.tolerated_failure_percentage.path.get()}) {
+    if (PathUsesContext(p)) return true;
+  }
+  for (const ValueTemplate* t :
+       {Ptr(state.parameters), Ptr(state.result_selector), Ptr(state.assign),
+        Ptr(state.credentials), Ptr(state.item_selector)}) {
+    if (TemplateUsesContext(t)) return true;
+  }
+  if (state.error.intrinsic && CallUsesContext(*state.error.intrinsic)) return true;
+  if (state.cause.intrinsic && CallUsesContext(*state.cause.intrinsic)) return true;
+  for (const auto& rule : state.choices) {
+    if (RuleUsesContext(rule)) return true;
+  }
+  for (const auto& c : state.catch_) {
+    if (c.assign && TemplateUsesContext(&*c.assign)) return true;
+  }
+  // A Map's ItemSelector reads $$.Map.Item: it always gets the context object.
+  return state.type == StateType::kMap;
+}
+
 class Execution::Impl {
  public:
   Impl(std::shared_ptr<const StateMachine> machine, ExecutionInfo info)
@@ -389,13 +468,21 @@ class Execution::Impl {
     return context;
   }
 
-  // A scope whose "$" is `input`; `context` must outlive the scope.
+  // The context object when the current state reads "$$" somewhere, else null (building it
+  // costs more than running a simple state).
+  json::value ContextFor(const Frame& frame) {
+    auto [it, inserted] = uses_context_.try_emplace(frame.state, false);
+    if (inserted) it->second = StateUsesContext(*frame.state);
+    return it->second ? ContextObject(frame) : json::value();
+  }
+
+  // A scope whose "$" is `input`; `context` must outlive the scope (a null value: no "$$").
   EvaluationScope ScopeFor(const Frame& frame, const json::value* input,
                            const json::value* context) {
     EvaluationScope scope;
     scope.input = input;
-    scope.context = context;
-    std::shared_ptr<VariableScope> variables = frame.variables;
+    scope.context = context->is_null() ? nullptr : context;
+    const VariableScope* variables = frame.variables.get();
     scope.variable = [variables](std::string_view name) { return variables->Find(name); };
     scope.random = &random_;
     return scope;
@@ -446,7 +533,7 @@ class Execution::Impl {
 
   // InputPath applied to the raw input.
   bool ComputeEffectiveInput(Frame& frame) {
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.raw_input, &context);
     auto effective = ApplyInputPath(*frame.state, scope);
     if (!effective.ok()) {
@@ -460,7 +547,7 @@ class Execution::Impl {
   // Result → ResultSelector → ResultPath → OutputPath → Assign, then Exited and the transition.
   void CompleteState(Frame& frame, json::value result, bool apply_result_selector) {
     const State& state = *frame.state;
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     if (apply_result_selector && state.result_selector) {
       EvaluationScope scope = ScopeFor(frame, &result, &context);
       auto selected = EvaluateTemplate(*state.result_selector, scope);
@@ -536,7 +623,7 @@ class Execution::Impl {
     if (!ComputeEffectiveInput(frame)) return;
     json::value result;
     if (state.parameters) {
-      json::value context = ContextObject(frame);
+      json::value context = ContextFor(frame);
       EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
       auto evaluated = EvaluateTemplate(*state.parameters, scope);
       if (!evaluated.ok()) {
@@ -553,7 +640,7 @@ class Execution::Impl {
 
   void RunSucceed(Frame& frame) {
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
     auto output = ApplyOutputPath(*frame.state, scope);
     if (!output.ok()) {
@@ -565,7 +652,7 @@ class Execution::Impl {
 
   void RunFail(Frame& frame) {
     const State& state = *frame.state;
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.raw_input, &context);
     auto resolve = [&](const DynamicString& field, std::string_view path_field,
                        std::string* out) -> bool {
@@ -597,7 +684,7 @@ class Execution::Impl {
   void RunChoice(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
     auto chosen = EvaluateChoices(state.choices, scope);
     if (!chosen.ok()) {
@@ -640,7 +727,7 @@ class Execution::Impl {
   void RunWait(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
     WallTime deadline = now_;
     if (state.seconds.literal) {
@@ -694,7 +781,7 @@ class Execution::Impl {
   }
 
   void FinishWait(Frame& frame) {
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
     json::object bindings;
     if (frame.state->assign) {
@@ -732,7 +819,7 @@ class Execution::Impl {
   void ScheduleTask(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
     json::value parameters = frame.effective_input;
     if (state.parameters) {
@@ -929,7 +1016,7 @@ class Execution::Impl {
     if (!ComputeEffectiveInput(frame)) return;
     json::value input = frame.effective_input;
     if (state.parameters) {
-      json::value context = ContextObject(frame);
+      json::value context = ContextFor(frame);
       EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
       auto evaluated = EvaluateTemplate(*state.parameters, scope);
       if (!evaluated.ok()) {
@@ -947,7 +1034,7 @@ class Execution::Impl {
   void RunMap(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextObject(frame);
+    json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
     json::value items_value = frame.effective_input;
     if (state.items_path) {
@@ -1295,6 +1382,7 @@ class Execution::Impl {
   std::string cause_;
   json::value execution_input_;
   std::unique_ptr<Frame> top_;
+  std::unordered_map<const State*, bool> uses_context_;  // StateUsesContext, cached
   std::deque<Frame*> runnable_;                        // frames with a transition to take
   std::unordered_map<uint64_t, Frame*> task_frames_;   // token -> frame waiting for it
   std::unordered_map<uint64_t, Frame*> timer_frames_;  // token -> frame waiting for it
