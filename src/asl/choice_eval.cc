@@ -10,6 +10,7 @@
 
 #include "asl/data_flow.h"
 #include "common/rfc3339.h"
+#include "common/utf8.h"
 
 namespace hpd::asl {
 
@@ -23,53 +24,6 @@ Status MissingPathError(const JsonPath& path) {
                                        "invalid value.");
   status.SetErrorName(std::string(kStatesRuntime));
   return status;
-}
-
-// Decodes the code point at text[*pos] and advances *pos; malformed input yields U+FFFD and
-// advances one byte.
-char32_t DecodeUtf8(std::string_view text, size_t* pos) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(*pos);
-  size_t length = 0;
-  char32_t cp = 0;
-  char32_t min = 0;
-  if (lead < 0x80) {
-    ++*pos;
-    return lead;
-  } else if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-    cp = lead & 0x1Fu;
-    min = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    cp = lead & 0x0Fu;
-    min = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    cp = lead & 0x07u;
-    min = 0x10000;
-  } else {
-    ++*pos;
-    return 0xFFFD;
-  }
-  if (*pos + length > text.size()) {
-    ++*pos;
-    return 0xFFFD;
-  }
-  for (size_t i = 1; i < length; ++i) {
-    const unsigned char c = byte(*pos + i);
-    if ((c & 0xC0u) != 0x80u) {
-      ++*pos;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (c & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    ++*pos;
-    return 0xFFFD;
-  }
-  *pos += length;
-  return cp;
 }
 
 std::u16string ToUtf16(std::string_view text) {

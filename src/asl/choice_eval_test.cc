@@ -3,18 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,11 +18,15 @@
 #include "asl/parser.h"
 #include "common/json.h"
 #include "common/status_matchers.h"
+#include "support/corpus.h"
 
 namespace hpd::asl {
 namespace {
 
 namespace json = boost::json;
+using ::hpd::testing::ConformanceCaseFiles;
+using ::hpd::testing::ConformanceCasesDir;
+using ::hpd::testing::LoadJsonFile;
 using ::testing::HasSubstr;
 
 json::value Json(std::string_view text) {
@@ -334,33 +334,14 @@ TEST(CompareUtf16Test, OrdersByUtf16CodeUnits) {
 // Each case is a Choice state "CheckValues" with one rule whose Next is "ConditionTrue", a
 // Default "ConditionFalse", and Pass states whose Result names the branch AWS took.
 
-std::filesystem::path SharedDir() {
-  const char* env = std::getenv("HPD_SHARED_DIR");
-  return (env != nullptr && *env != '\0') ? std::filesystem::path(env)
-                                          : std::filesystem::path("../shared");
-}
-
 TEST(ChoiceCorpusTest, ChoiceOperatorCasesTakeTheBranchAwsTook) {
-  const std::filesystem::path dir = SharedDir() / "conformance" / "cases" / "choice_operators";
-  if (!std::filesystem::is_directory(dir)) {
-    GTEST_SKIP() << "no conformance cases under " << dir
-                 << "; set HPD_SHARED_DIR to the shared folder to run this test";
-  }
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") {
-      files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
+  HPD_SKIP_WITHOUT_CORPUS(ConformanceCasesDir() / "choice_operators");
+  const std::vector<std::filesystem::path> files = ConformanceCaseFiles("choice_operators");
   size_t checked = 0;
   size_t took_true = 0;
   std::vector<std::string> mismatches;
   for (const auto& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    StatusOr<json::value> document = ParseJson(buffer.str());
+    StatusOr<json::value> document = LoadJsonFile(file);
     ASSERT_TRUE(document.ok()) << file << ": " << document.status();
     const json::object& test_case = document->as_object();
     const std::string name = file.filename().string();

@@ -138,18 +138,6 @@ std::string StateErrorCause(std::string_view state_name, int64_t entered_event_i
   return out;
 }
 
-const json::value* PathRoot(const JsonPath& path, const EvaluationScope& scope) {
-  switch (path.root()) {
-    case JsonPath::Root::kInput:
-      return scope.input;
-    case JsonPath::Root::kContext:
-      return scope.context;
-    case JsonPath::Root::kVariable:
-      return scope.variable ? scope.variable(path.variable_name()) : nullptr;
-  }
-  return nullptr;
-}
-
 PathSelection SelectPath(const JsonPath& path, const EvaluationScope& scope) {
   PathSelection selection;
   const json::value* root = PathRoot(path, scope);

@@ -48,11 +48,6 @@ inline constexpr std::string_view kStatesResultPathMatchFailure = "States.Result
 std::string StateErrorCause(std::string_view state_name, int64_t entered_event_id,
                             std::string_view detail);
 
-// The document a path is evaluated against: scope.input for "$", scope.context for "$$", the
-// variable's value for "$name". nullptr when the scope has no such document (no context object,
-// an undefined variable).
-const boost::json::value* PathRoot(const JsonPath& path, const EvaluationScope& scope);
-
 // What a path selects, without copying the document: a definite path selects its node or nothing;
 // an indefinite path (wildcards, slices, filters, "..") always selects the array of its matches,
 // possibly empty, as Jayway JsonPath returns a list for such paths.

@@ -3,20 +3,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,11 +23,15 @@
 #include "common/json.h"
 #include "common/random.h"
 #include "common/status_matchers.h"
+#include "support/corpus.h"
 
 namespace hpd::asl {
 namespace {
 
 namespace json = boost::json;
+using ::hpd::testing::ConformanceCaseFiles;
+using ::hpd::testing::ConformanceCasesDir;
+using ::hpd::testing::LoadJsonFile;
 using ::testing::HasSubstr;
 
 json::value Json(std::string_view text) {
@@ -398,21 +398,6 @@ TEST(EvaluateAssignTest, LiteralAssignAndMissingPath) {
 // variables assigned) and compares the final output, or the error and cause, with what AWS
 // recorded.
 
-std::filesystem::path SharedDir() {
-  const char* env = std::getenv("HPD_SHARED_DIR");
-  return (env != nullptr && *env != '\0') ? std::filesystem::path(env)
-                                          : std::filesystem::path("../shared");
-}
-
-std::optional<json::value> ReadJsonFile(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  StatusOr<json::value> value = ParseJson(buffer.str());
-  if (!value.ok()) return std::nullopt;
-  return *value;
-}
-
 // The context object, with the placeholders the snapshots use for ARNs, names and times.
 json::value ContextObject(const json::value& execution_input, std::string_view state_name) {
   json::object execution;
@@ -659,27 +644,20 @@ RunOutcome RunMachine(const StateMachine& machine, const json::value& execution_
 }
 
 TEST(DataFlowCorpusTest, PassChoiceSucceedFailMachinesMatchAws) {
-  const std::filesystem::path cases = SharedDir() / "conformance" / "cases";
-  if (!std::filesystem::is_directory(cases)) {
-    GTEST_SKIP() << "no conformance cases under " << cases
-                 << "; set HPD_SHARED_DIR to the shared folder to run this test";
-  }
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(cases)) {
-    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
-    const std::string category = entry.path().parent_path().filename().string();
+  HPD_SKIP_WITHOUT_CORPUS(ConformanceCasesDir());
+  std::vector<std::filesystem::path> files = ConformanceCaseFiles();
+  std::erase_if(files, [](const std::filesystem::path& file) {
+    const std::string category = file.parent_path().filename().string();
     // choice_operators: choice_eval_test. intrinsic_functions: intrinsic_eval's own tests.
-    if (category == "choice_operators" || category == "intrinsic_functions") continue;
-    files.push_back(entry.path());
-  }
-  std::sort(files.begin(), files.end());
+    return category == "choice_operators" || category == "intrinsic_functions";
+  });
   size_t checked = 0;
   size_t checked_base_or_context = 0;
   std::map<std::string, size_t> skipped;
   std::vector<std::string> mismatches;
   for (const auto& file : files) {
-    const std::optional<json::value> document = ReadJsonFile(file);
-    ASSERT_TRUE(document.has_value()) << file;
+    const StatusOr<json::value> document = LoadJsonFile(file);
+    ASSERT_TRUE(document.ok()) << file << ": " << document.status();
     const json::object& test_case = document->as_object();
     ParseResult parsed = ParseDefinition(test_case.at("definition"));
     if (!parsed.ok()) {

@@ -23,6 +23,13 @@ struct EvaluationScope {
   RandomSource* random = nullptr;
 };
 
+class JsonPath;
+
+// The document a path is evaluated against: scope.input for "$", scope.context for "$$", the
+// variable's value for "$name". nullptr when the scope has no such document (no context object,
+// an undefined variable).
+const boost::json::value* PathRoot(const JsonPath& path, const EvaluationScope& scope);
+
 }  // namespace hpd::asl
 
 #endif  // HPD_ASL_EVALUATION_SCOPE_H_

@@ -1,18 +1,19 @@
 #include "asl/history.h"
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "common/json.h"
+#include "support/corpus.h"
 
 namespace hpd::asl {
 namespace {
+
+using ::hpd::testing::ConformanceCaseFiles;
+using ::hpd::testing::ConformanceCasesDir;
+using ::hpd::testing::LoadJsonFile;
 
 TEST(HistoryEventTypeTest, NamesRoundTrip) {
   std::set<std::string_view> names;
@@ -57,25 +58,18 @@ TEST(HistoryEventTest, ToJsonHasTheApiShape) {
 
 // Every (type, detailsKey) pair AWS recorded in the conformance corpus matches the table.
 TEST(HistoryEventTypeTest, AgreesWithTheRecordedCorpus) {
-  const char* env = std::getenv("HPD_SHARED_DIR");
-  std::filesystem::path dir =
-      std::filesystem::path(env && *env ? env : "../shared") / "conformance" / "cases";
-  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "no conformance corpus at " << dir;
+  HPD_SKIP_WITHOUT_CORPUS(ConformanceCasesDir());
   size_t checked = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
-    std::ifstream in(entry.path());
-    std::stringstream text;
-    text << in.rdbuf();
-    auto doc = ParseJson(text.str());
-    ASSERT_TRUE(doc.ok()) << entry.path();
+  for (const auto& file : ConformanceCaseFiles()) {
+    auto doc = LoadJsonFile(file);
+    ASSERT_TRUE(doc.ok()) << file;
     const auto& events = doc->as_object().at("expected").as_object().at("events");
     if (!events.is_array()) continue;
     for (const auto& e : events.as_array()) {
       const auto& obj = e.as_object();
       std::string_view type_name = obj.at("type").as_string();
       auto type = HistoryEventTypeFromName(type_name);
-      ASSERT_TRUE(type.has_value()) << type_name << " in " << entry.path();
+      ASSERT_TRUE(type.has_value()) << type_name << " in " << file;
       const auto* key = obj.if_contains("detailsKey");
       std::string_view expected = key && key->is_string() ? std::string_view(key->as_string())
                                                           : std::string_view();

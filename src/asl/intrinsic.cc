@@ -1,10 +1,10 @@
 #include "asl/intrinsic.h"
 
 #include <boost/json/value.hpp>
-#include <charconv>
 #include <string>
-#include <system_error>
 #include <utility>
+
+#include "asl/expression_syntax.h"
 
 namespace hpd::asl {
 
@@ -14,7 +14,8 @@ namespace {
 
 constexpr std::string_view kStatesPrefix = "States.";
 constexpr int kUnlimited = -1;
-constexpr size_t kMaxQuotedLength = 120;
+// What error messages call the text: "invalid intrinsic function call '...': ...".
+constexpr std::string_view kSubject = "intrinsic function call";
 
 struct FunctionSpec {
   IntrinsicFunction function;
@@ -123,24 +124,7 @@ class IntrinsicParser {
   }
 
   Status Error(size_t at, std::string_view what) const {
-    std::string message = "invalid intrinsic function call '";
-    if (text_.size() <= kMaxQuotedLength) {
-      message.append(text_);
-    } else {
-      message.append(text_.substr(0, kMaxQuotedLength));
-      message.append("...");
-    }
-    message.append("': ");
-    message.append(what);
-    if (text_.empty()) {
-      // Nothing to point at.
-    } else if (at >= text_.size()) {
-      message.append(" at the end");
-    } else {
-      message.append(" at character ");
-      message.append(std::to_string(at + 1));
-    }
-    return InvalidArgumentError(std::move(message));
+    return syntax_internal::SyntaxError(kSubject, text_, at, what);
   }
 
   // At "States.".
@@ -313,47 +297,12 @@ class IntrinsicParser {
 
   // At a digit or '-'.
   StatusOr<IntrinsicArg> ParseNumber() {
-    const size_t start = pos_;
-    bool integral = true;
-    if (Peek() == '-') ++pos_;
-    const size_t digits = pos_;
-    while (!AtEnd() && IsDigit(Peek())) ++pos_;
-    if (pos_ == digits) return Error(pos_, "expected a digit after '-'");
-    if (pos_ - digits > 1 && text_[digits] == '0') {
-      return Error(digits, "numbers must not have leading zeros");
-    }
-    if (Peek() == '.') {
-      integral = false;
-      ++pos_;
-      const size_t fraction = pos_;
-      while (!AtEnd() && IsDigit(Peek())) ++pos_;
-      if (pos_ == fraction) return Error(pos_, "expected a digit after '.' in a number");
-    }
-    if (Peek() == 'e' || Peek() == 'E') {
-      integral = false;
-      ++pos_;
-      if (Peek() == '+' || Peek() == '-') ++pos_;
-      const size_t exponent = pos_;
-      while (!AtEnd() && IsDigit(Peek())) ++pos_;
-      if (pos_ == exponent) return Error(pos_, "expected a digit in the number's exponent");
-    }
-    const char* first = text_.data() + start;
-    const char* last = text_.data() + pos_;
-    if (integral) {
-      int64_t as_int = 0;
-      if (std::from_chars(first, last, as_int).ec == std::errc())
-        return Literal(json::value(as_int));
-      uint64_t as_uint = 0;
-      if (std::from_chars(first, last, as_uint).ec == std::errc()) {
-        return Literal(json::value(as_uint));
-      }
-    }
-    double as_double = 0;
-    if (std::from_chars(first, last, as_double).ec != std::errc()) {
-      return Error(start,
-                   "number " + std::string(text_.substr(start, pos_ - start)) + " is out of range");
-    }
-    return Literal(json::value(as_double));
+    HPD_ASSIGN_OR_RETURN(
+        syntax_internal::NumberLiteral number,
+        syntax_internal::ReadNumberLiteral(kSubject, text_, pos_,
+                                           {.reject_leading_zeros = true, .allow_uint64 = true}));
+    pos_ = number.end;
+    return Literal(std::move(number.value));
   }
 
   static constexpr const char* kArgumentKinds =

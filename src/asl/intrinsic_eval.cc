@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/utf8.h"
 #include "common/uuid.h"
 
 // Where the rules come from. The shared conformance corpus (AWS-recorded executions) pins:
@@ -214,76 +215,6 @@ bool JavaEquals(const json::value& a, const json::value& b) {
 
 // ---------------------------------------------------------------------------------------------
 // UTF-8 and UTF-16
-
-// Length of the well-formed UTF-8 sequence at text[i], or 0 if none starts there.
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  size_t length = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    length = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    length = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    length = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + 1 >= text.size() || byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = 2; k < length; ++k) {
-    if (i + k >= text.size() || byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return length;
-}
-
-// Bytes decoded as Java's new String(bytes, UTF_8) does: each maximal ill-formed subpart becomes
-// U+FFFD.
-std::string SanitizeUtf8(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
-  for (size_t i = 0; i < bytes.size();) {
-    const size_t length = Utf8SequenceLength(bytes, i);
-    if (length > 0) {
-      out.append(bytes.substr(i, length));
-      i += length;
-      continue;
-    }
-    out.append("\xEF\xBF\xBD");
-    // Skip the maximal subpart: the lead byte plus the continuation bytes that could still have
-    // completed a sequence.
-    const auto c = static_cast<unsigned char>(bytes[i]);
-    size_t expected = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      expected = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      expected = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      expected = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    }
-    size_t consumed = 1;
-    for (size_t k = 1; k < expected && i + k < bytes.size(); ++k) {
-      const auto next = static_cast<unsigned char>(bytes[i + k]);
-      const bool ok = (k == 1) ? (next >= lo && next <= hi) : (next >= 0x80 && next <= 0xBF);
-      if (!ok) break;
-      ++consumed;
-    }
-    i += consumed;
-  }
-  return out;
-}
 
 // Java's String.length() of well-formed UTF-8 text.
 size_t Utf16Length(std::string_view text) {
@@ -511,18 +442,6 @@ class Evaluator {
     return ResolvePath(arg.path());
   }
 
-  const json::value* RootOf(const JsonPath& path) const {
-    switch (path.root()) {
-      case JsonPath::Root::kInput:
-        return scope_.input;
-      case JsonPath::Root::kContext:
-        return scope_.context;
-      case JsonPath::Root::kVariable:
-        return scope_.variable ? scope_.variable(path.variable_name()) : nullptr;
-    }
-    return nullptr;
-  }
-
   Status NotFound(const JsonPath& path) const {
     std::string named = path.text();
     if (path.root() == JsonPath::Root::kContext) named.erase(0, 1);  // "$$.a" is named "$.a"
@@ -534,7 +453,7 @@ class Evaluator {
   }
 
   StatusOr<json::value> ResolvePath(const JsonPath& path) {
-    const json::value* root = RootOf(path);
+    const json::value* root = PathRoot(path, scope_);
     if (root == nullptr) {
       if (path.root() == JsonPath::Root::kInput) {
         return FailedPreconditionError("intrinsic evaluation needs an input document for " +

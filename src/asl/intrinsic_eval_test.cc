@@ -9,9 +9,7 @@
 #include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -25,11 +23,15 @@
 #include "common/random.h"
 #include "common/status_matchers.h"
 #include "common/uuid.h"
+#include "support/corpus.h"
 
 namespace hpd::asl {
 namespace {
 
 namespace json = boost::json;
+using ::hpd::testing::ConformanceCaseFiles;
+using ::hpd::testing::ConformanceCasesDir;
+using ::hpd::testing::LoadJsonFile;
 using ::testing::HasSubstr;
 
 // Strict JSON equality: objects regardless of key order, integers never equal to doubles (Step
@@ -558,12 +560,6 @@ TEST_F(IntrinsicEvalTest, UuidIsVersion4FromTheScopesRandomSource) {
 // ---------------------------------------------------------------------------------------------
 // The shared conformance corpus: every intrinsic call whose result the recorded execution shows.
 
-std::filesystem::path SharedDir() {
-  const char* env = std::getenv("HPD_SHARED_DIR");
-  return (env != nullptr && *env != '\0') ? std::filesystem::path(env)
-                                          : std::filesystem::path("../shared");
-}
-
 std::string Str(const json::value* v) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
@@ -947,25 +943,10 @@ class CorpusCase {
 };
 
 TEST(IntrinsicEvalCorpusTest, MatchesTheRecordedExecutions) {
-  const std::filesystem::path cases = SharedDir() / "conformance" / "cases";
-  if (!std::filesystem::is_directory(cases)) {
-    GTEST_SKIP() << "no conformance corpus at " << cases
-                 << "; set HPD_SHARED_DIR to the shared folder to run this test";
-  }
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(cases)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") {
-      files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
-
+  HPD_SKIP_WITHOUT_CORPUS(ConformanceCasesDir());
   CorpusReport report;
-  for (const auto& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    StatusOr<json::value> document = ParseJson(buffer.str());
+  for (const auto& file : ConformanceCaseFiles()) {
+    StatusOr<json::value> document = LoadJsonFile(file);
     ASSERT_TRUE(document.ok()) << file << ": " << document.status();
     const std::string name =
         file.parent_path().filename().string() + "/" + file.filename().string();

@@ -3,20 +3,21 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "support/corpus.h"
 
 namespace hpd::asl {
 namespace {
 
 namespace json = boost::json;
+using ::hpd::testing::DefinitionFiles;
+using ::hpd::testing::LoadDefinition;
+using ::hpd::testing::SharedDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -450,12 +451,6 @@ INSTANTIATE_TEST_SUITE_P(
 
 // --- Corpus: every intrinsic call in the shared definitions must parse. -------------------------
 
-std::filesystem::path SharedDir() {
-  const char* env = std::getenv("HPD_SHARED_DIR");
-  return (env != nullptr && *env != '\0') ? std::filesystem::path(env)
-                                          : std::filesystem::path("../shared");
-}
-
 // ".$" values, skipping Pass states' "Result" (literal data whose ".$" keys mean nothing).
 void CollectDollarValues(const json::value& value, std::vector<std::string>* out) {
   if (const json::array* array = value.if_array()) {
@@ -477,38 +472,13 @@ void CollectDollarValues(const json::value& value, std::vector<std::string>* out
 }
 
 TEST(IntrinsicCorpusTest, EveryIntrinsicInTheSharedDefinitionsParses) {
-  const std::filesystem::path shared = SharedDir();
-  std::vector<std::filesystem::path> files;
-  for (const auto* folder : {"conformance/cases", "bench/workloads"}) {
-    const std::filesystem::path dir = shared / folder;
-    if (!std::filesystem::is_directory(dir)) continue;
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-      const std::string name = entry.path().filename().string();
-      const bool is_definition = std::string_view(folder) == "bench/workloads"
-                                     ? name.ends_with(".asl.json")
-                                     : name.ends_with(".json");
-      if (entry.is_regular_file() && is_definition) files.push_back(entry.path());
-    }
-  }
-  if (files.empty()) {
-    GTEST_SKIP() << "no definitions under " << shared
-                 << " (conformance/cases, bench/workloads); set HPD_SHARED_DIR to the shared "
-                    "folder to run this test";
-  }
+  HPD_SKIP_WITHOUT_CORPUS(SharedDir());
   size_t parsed = 0;
-  for (const auto& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    json::value document = json::parse(buffer.str());
-    json::value definition = document;
-    if (const json::object* object = document.if_object()) {
-      if (const json::value* d = object->if_contains("definition")) {
-        definition = d->is_string() ? json::parse(d->as_string()) : *d;
-      }
-    }
+  for (const auto& file : DefinitionFiles()) {
+    const StatusOr<json::value> definition = LoadDefinition(file);
+    ASSERT_TRUE(definition.ok()) << file << ": " << definition.status();
     std::vector<std::string> values;
-    CollectDollarValues(definition, &values);
+    CollectDollarValues(*definition, &values);
     for (const std::string& text : values) {
       if (!LooksLikeIntrinsic(text)) continue;
       StatusOr<IntrinsicCall> call = ParseIntrinsic(text);

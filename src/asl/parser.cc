@@ -392,6 +392,23 @@ std::optional<int64_t> AsInteger(const json::value& v) {
 // default-allocated memory (json::value's copy constructor would share the arena).
 json::value OwnedCopy(const json::value& v) { return json::value(v, json::storage_ptr()); }
 
+// A template that evaluates to `v` itself.
+ValueTemplate LiteralTemplate(const json::value& v) {
+  ValueTemplate t;
+  t.kind = ValueTemplate::Kind::kLiteral;
+  t.literal = OwnedCopy(v);
+  return t;
+}
+
+// `t` holds the compiled members of the object or array `v`. It stays an object or array
+// template only if some member is dynamic; otherwise all of `v` is one literal.
+ValueTemplate CompositeOrLiteral(ValueTemplate t, ValueTemplate::Kind kind, bool dynamic,
+                                 const json::value& v) {
+  if (!dynamic) return LiteralTemplate(v);
+  t.kind = kind;
+  return t;
+}
+
 std::optional<double> AsNumber(const json::value& v) {
   if (v.is_int64()) return static_cast<double>(v.get_int64());
   if (v.is_uint64()) return static_cast<double>(v.get_uint64());
@@ -614,27 +631,18 @@ class Validator {
         }
         t.fields.push_back(std::move(field));
       }
-      if (dynamic) {
-        t.kind = ValueTemplate::Kind::kObject;
-        return t;
-      }
-      t.fields.clear();
-    } else if (v.is_array()) {
+      return CompositeOrLiteral(std::move(t), ValueTemplate::Kind::kObject, dynamic, v);
+    }
+    if (v.is_array()) {
       bool dynamic = false;
       const auto& arr = v.get_array();
       for (size_t i = 0; i < arr.size(); ++i) {
         t.items.push_back(CompileJsonPathTemplate(arr[i], loc.Child(i)));
         dynamic = dynamic || t.items.back().IsDynamic();
       }
-      if (dynamic) {
-        t.kind = ValueTemplate::Kind::kArray;
-        return t;
-      }
-      t.items.clear();
+      return CompositeOrLiteral(std::move(t), ValueTemplate::Kind::kArray, dynamic, v);
     }
-    t.kind = ValueTemplate::Kind::kLiteral;
-    t.literal = OwnedCopy(v);
-    return t;
+    return LiteralTemplate(v);
   }
 
   // The value of a "key.$" field: a path or an intrinsic function call.
@@ -687,7 +695,9 @@ class Validator {
         t.jsonata = JsonataBody(s);
         return t;
       }
-    } else if (v.is_object()) {
+      return LiteralTemplate(v);
+    }
+    if (v.is_object()) {
       bool dynamic = false;
       for (const auto& member : v.get_object()) {
         std::string_view key(member.key().data(), member.key().size());
@@ -697,27 +707,18 @@ class Validator {
         dynamic = dynamic || f.value.IsDynamic();
         t.fields.push_back(std::move(f));
       }
-      if (dynamic) {
-        t.kind = ValueTemplate::Kind::kObject;
-        return t;
-      }
-      t.fields.clear();
-    } else if (v.is_array()) {
+      return CompositeOrLiteral(std::move(t), ValueTemplate::Kind::kObject, dynamic, v);
+    }
+    if (v.is_array()) {
       bool dynamic = false;
       const auto& arr = v.get_array();
       for (size_t i = 0; i < arr.size(); ++i) {
         t.items.push_back(CompileJsonataTemplate(arr[i], loc.Child(i), field));
         dynamic = dynamic || t.items.back().IsDynamic();
       }
-      if (dynamic) {
-        t.kind = ValueTemplate::Kind::kArray;
-        return t;
-      }
-      t.items.clear();
+      return CompositeOrLiteral(std::move(t), ValueTemplate::Kind::kArray, dynamic, v);
     }
-    t.kind = ValueTemplate::Kind::kLiteral;
-    t.literal = OwnedCopy(v);
-    return t;
+    return LiteralTemplate(v);
   }
 
   std::optional<ValueTemplate> CompileAssign(const json::value& v, const Loc& loc,

@@ -7,6 +7,8 @@
 #include <system_error>
 #include <utility>
 
+#include "asl/expression_syntax.h"
+
 namespace hpd::asl {
 
 namespace json = boost::json;
@@ -21,8 +23,6 @@ enum class Mode {
 
 // Nesting of filters inside filter paths and of parentheses inside filters; bounds recursion.
 constexpr int kMaxFilterDepth = 32;
-// Longest text quoted in an error message.
-constexpr size_t kMaxQuotedLength = 120;
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -46,18 +46,6 @@ bool EndsDotName(char c, Mode mode) {
              c == '|';
   }
   return false;
-}
-
-std::string QuoteText(std::string_view text) {
-  std::string out = "'";
-  if (text.size() <= kMaxQuotedLength) {
-    out.append(text);
-  } else {
-    out.append(text.substr(0, kMaxQuotedLength));
-    out.append("...");
-  }
-  out.push_back('\'');
-  return out;
 }
 
 std::string DescribeChar(char c) {
@@ -124,21 +112,7 @@ class PathParser {
   StatusOr<JsonPath> ParseRooted(Mode mode, PathTraits* traits);
 
   Status Error(size_t at, std::string_view what) const {
-    std::string message = "invalid ";
-    message.append(subject_);
-    message.push_back(' ');
-    message.append(QuoteText(text_));
-    message.append(": ");
-    message.append(what);
-    if (text_.empty()) {
-      // Nothing to point at.
-    } else if (at >= text_.size()) {
-      message.append(" at the end");
-    } else {
-      message.append(" at character ");
-      message.append(std::to_string(at + 1));
-    }
-    return InvalidArgumentError(std::move(message));
+    return syntax_internal::SyntaxError(subject_, text_, at, what);
   }
 
  private:
@@ -664,42 +638,10 @@ StatusOr<FilterOperand> PathParser::ParseOperand(int depth) {
     return operand;
   }
   if (IsDigit(c) || c == '-') {
-    const size_t start = pos_;
-    bool integral = true;
-    if (Peek() == '-') ++pos_;
-    const size_t digits = pos_;
-    while (!AtEnd() && IsDigit(Peek())) ++pos_;
-    if (pos_ == digits) return Error(pos_, "expected a digit after '-'");
-    if (Peek() == '.') {
-      integral = false;
-      ++pos_;
-      const size_t fraction = pos_;
-      while (!AtEnd() && IsDigit(Peek())) ++pos_;
-      if (pos_ == fraction) return Error(pos_, "expected a digit after '.' in a number");
-    }
-    if (Peek() == 'e' || Peek() == 'E') {
-      integral = false;
-      ++pos_;
-      if (Peek() == '+' || Peek() == '-') ++pos_;
-      const size_t exponent = pos_;
-      while (!AtEnd() && IsDigit(Peek())) ++pos_;
-      if (pos_ == exponent) return Error(pos_, "expected a digit in the number's exponent");
-    }
-    const char* first = text_.data() + start;
-    const char* last = text_.data() + pos_;
-    if (integral) {
-      int64_t value = 0;
-      if (std::from_chars(first, last, value).ec == std::errc()) {
-        operand.literal = value;
-        return operand;
-      }
-    }
-    double value = 0;
-    if (std::from_chars(first, last, value).ec != std::errc()) {
-      return Error(start,
-                   "number " + std::string(text_.substr(start, pos_ - start)) + " is out of range");
-    }
-    operand.literal = value;
+    HPD_ASSIGN_OR_RETURN(syntax_internal::NumberLiteral number,
+                         syntax_internal::ReadNumberLiteral(subject_, text_, pos_, {}));
+    pos_ = number.end;
+    operand.literal = std::move(number.value);
     return operand;
   }
   if (c == '/') {
@@ -1025,7 +967,7 @@ StatusOr<JsonPath> ParseReferencePath(std::string_view text) {
   PathTraits traits;
   HPD_ASSIGN_OR_RETURN(JsonPath path, Parse(text, &traits));
   if (!traits.reference) {
-    std::string message = QuoteText(text);
+    std::string message = syntax_internal::QuoteText(text);
     message.append(" is not a reference path: ");
     message.append(traits.first_non_reference_what);
     message.append(" at character ");

@@ -6,17 +6,20 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "support/corpus.h"
 
 namespace hpd::asl {
 namespace {
 
 namespace json = boost::json;
+using ::hpd::testing::DefinitionFiles;
+using ::hpd::testing::LoadDefinition;
+using ::hpd::testing::SharedDir;
 using ::testing::HasSubstr;
 
 MATCHER_P2(StatusIs, code, message_matcher,
@@ -523,12 +526,6 @@ TEST(SelectBehaviorTest, DeepDocumentsDoNotOverflowTheStack) {
 
 // --- Corpus: every path in the shared conformance cases and bench workloads must parse. ---------
 
-std::filesystem::path SharedDir() {
-  const char* env = std::getenv("HPD_SHARED_DIR");
-  return (env != nullptr && *env != '\0') ? std::filesystem::path(env)
-                                          : std::filesystem::path("../shared");
-}
-
 bool IsPathField(std::string_view key) { return key.ends_with("Path") || key == "Variable"; }
 
 // Collects (key, value) for every ".$" member and Path field, skipping Pass states' "Result"
@@ -554,54 +551,15 @@ void CollectPathValues(const json::value& value,
   }
 }
 
-json::value ReadJson(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return json::parse(buffer.str());
-}
-
-std::vector<std::filesystem::path> DefinitionFiles() {
-  std::vector<std::filesystem::path> files;
-  const std::filesystem::path shared = SharedDir();
-  const std::filesystem::path cases = shared / "conformance" / "cases";
-  if (std::filesystem::is_directory(cases)) {
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(cases)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".json") {
-        files.push_back(entry.path());
-      }
-    }
-  }
-  const std::filesystem::path workloads = shared / "bench" / "workloads";
-  if (std::filesystem::is_directory(workloads)) {
-    for (const auto& entry : std::filesystem::directory_iterator(workloads)) {
-      if (entry.path().string().ends_with(".asl.json")) files.push_back(entry.path());
-    }
-  }
-  return files;
-}
-
-json::value DefinitionOf(const std::filesystem::path& file) {
-  json::value document = ReadJson(file);
-  if (file.string().ends_with(".asl.json")) return document;
-  const json::value* definition = document.as_object().if_contains("definition");
-  if (definition == nullptr) return nullptr;
-  if (definition->is_string()) return json::parse(definition->as_string());
-  return *definition;
-}
-
 TEST(CorpusTest, EveryPathInTheSharedDefinitionsParses) {
-  const std::vector<std::filesystem::path> files = DefinitionFiles();
-  if (files.empty()) {
-    GTEST_SKIP() << "no definitions under " << SharedDir()
-                 << " (conformance/cases, bench/workloads); set HPD_SHARED_DIR to the shared "
-                    "folder to run this test";
-  }
+  HPD_SKIP_WITHOUT_CORPUS(SharedDir());
   size_t parsed = 0;
   size_t indefinite = 0;
-  for (const auto& file : files) {
+  for (const auto& file : DefinitionFiles()) {
+    const StatusOr<json::value> definition = LoadDefinition(file);
+    ASSERT_TRUE(definition.ok()) << file << ": " << definition.status();
     std::vector<std::pair<std::string, std::string>> values;
-    CollectPathValues(DefinitionOf(file), &values);
+    CollectPathValues(*definition, &values);
     for (const auto& [key, text] : values) {
       if (text.starts_with("States.") || text.starts_with("{%")) continue;
       StatusOr<JsonPath> path = ParseJsonPath(text);

@@ -12,6 +12,8 @@
 #include <optional>
 #include <system_error>
 
+#include "common/utf8.h"
+
 namespace hpd {
 namespace {
 
@@ -222,35 +224,6 @@ constexpr std::array<char, 128> MakeEscapeTable() {
   return table;
 }
 constexpr std::array<char, 128> kEscapes = MakeEscapeTable();
-
-// Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most
-// U+10FFFF) starting with the non-ASCII byte text[i], or 0 if there is none.
-std::size_t Utf8SequenceLength(std::string_view text, std::size_t i) {
-  const auto byte = [&text](std::size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  std::size_t continuation;
-  unsigned char second_min = 0x80;
-  unsigned char second_max = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    continuation = 1;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    continuation = 2;
-    if (lead == 0xE0) second_min = 0xA0;  // Overlong.
-    if (lead == 0xED) second_max = 0x9F;  // UTF-16 surrogates.
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    continuation = 3;
-    if (lead == 0xF0) second_min = 0x90;  // Overlong.
-    if (lead == 0xF4) second_max = 0x8F;  // Beyond U+10FFFF.
-  } else {
-    return 0;
-  }
-  if (text.size() - i <= continuation) return 0;
-  if (byte(i + 1) < second_min || byte(i + 1) > second_max) return 0;
-  for (std::size_t k = 2; k <= continuation; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-  }
-  return continuation + 1;
-}
 
 void AppendInteger(std::int64_t i, std::string* out) {
   char buf[24];

@@ -3,29 +3,30 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <boost/json/value.hpp>
 #include <cfloat>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/random.h"
 #include "common/status_matchers.h"
+#include "support/corpus.h"
 
 namespace hpd {
 namespace {
 
 namespace bj = boost::json;
+using ::hpd::testing::ConformanceCaseFiles;
+using ::hpd::testing::ConformanceCasesDir;
+using ::hpd::testing::LoadJsonFile;
+using ::hpd::testing::ReadFile;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
@@ -241,9 +242,9 @@ TEST(SerializeJsonTest, ReplacesMalformedUtf8) {
   for (const auto& [raw, expected] : cases) {
     std::string out;
     AppendJsonString(raw, &out);
-    EXPECT_EQ(out, "\"" + expected + "\"") << testing::PrintToString(raw);
+    EXPECT_EQ(out, "\"" + expected + "\"") << ::testing::PrintToString(raw);
     // The output is always acceptable to the (validating) parser.
-    EXPECT_THAT(ParseJson(out), IsOk()) << testing::PrintToString(raw);
+    EXPECT_THAT(ParseJson(out), IsOk()) << ::testing::PrintToString(raw);
   }
 }
 
@@ -420,38 +421,6 @@ TEST(JsonPointerTest, AgreesWithBoostPointerLookup) {
 // ---------------------------------------------------------------------------------------------
 // Conformance corpus: what AWS recorded.
 
-std::filesystem::path ConformanceCases() {
-  const char* env = std::getenv("HPD_SHARED_DIR");
-  const std::filesystem::path shared = env != nullptr && *env != '\0' ? env : "../shared";
-  return shared / "conformance" / "cases";
-}
-
-std::vector<std::filesystem::path> CaseFiles() {
-  std::vector<std::filesystem::path> files;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(ConformanceCases(), ec)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") {
-      files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-#define SKIP_WITHOUT_CORPUS(files)                                                  \
-  if ((files).empty()) {                                                            \
-    GTEST_SKIP() << "conformance corpus not found at " << ConformanceCases()        \
-                 << "; set HPD_SHARED_DIR to the folder holding conformance/cases " \
-                    "(default ../shared from the repository root)";                 \
-  }
-
 // True if `text` has no whitespace outside string literals, i.e. it was written compactly.
 bool IsCompact(std::string_view text) {
   bool in_string = false;
@@ -514,12 +483,12 @@ void CollectAwsJsonTexts(const bj::value& events, std::vector<std::string>* out)
 }
 
 TEST(JsonCorpusTest, ReserializesAwsRecordedJsonTextExactly) {
-  const std::vector<std::filesystem::path> files = CaseFiles();
-  SKIP_WITHOUT_CORPUS(files);
+  HPD_SKIP_WITHOUT_CORPUS(ConformanceCasesDir());
+  const std::vector<std::filesystem::path> files = ConformanceCaseFiles();
   std::size_t checked = 0;
   std::set<std::string> with_fractions;
   for (const auto& path : files) {
-    const StatusOr<bj::value> doc = ParseJson(ReadFile(path));
+    const StatusOr<bj::value> doc = LoadJsonFile(path);
     ASSERT_THAT(doc, IsOk()) << path;
     const bj::value* expected = doc->as_object().if_contains("expected");
     if (expected == nullptr) continue;
@@ -547,8 +516,8 @@ TEST(JsonCorpusTest, ReserializesAwsRecordedJsonTextExactly) {
 }
 
 TEST(JsonCorpusTest, FractionalNumbersFormatAsRecorded) {
-  const std::vector<std::filesystem::path> files = CaseFiles();
-  SKIP_WITHOUT_CORPUS(files);
+  HPD_SKIP_WITHOUT_CORPUS(ConformanceCasesDir());
+  const std::vector<std::filesystem::path> files = ConformanceCaseFiles();
   // The case files were written by Python, whose float repr has the same digits as Java's
   // Double.toString and the same plain notation for 1e-3 <= |x| < 1e7. Within that range every
   // fractional number must come out of FormatDouble exactly as recorded.
@@ -574,10 +543,10 @@ TEST(JsonCorpusTest, FractionalNumbersFormatAsRecorded) {
 }
 
 TEST(JsonCorpusTest, EveryCaseFileRoundTrips) {
-  const std::vector<std::filesystem::path> files = CaseFiles();
-  SKIP_WITHOUT_CORPUS(files);
+  HPD_SKIP_WITHOUT_CORPUS(ConformanceCasesDir());
+  const std::vector<std::filesystem::path> files = ConformanceCaseFiles();
   for (const auto& path : files) {
-    const StatusOr<bj::value> doc = ParseJson(ReadFile(path));
+    const StatusOr<bj::value> doc = LoadJsonFile(path);
     ASSERT_THAT(doc, IsOk()) << path;
     const std::string compact = SerializeJson(*doc);
     const StatusOr<bj::value> again = ParseJson(compact);
