@@ -1,0 +1,420 @@
+#include "engine/local_functions.h"
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "common/json.h"
+#include "common/uuid.h"
+#include "engine/python_json.h"
+
+namespace hpd::engine {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kLatest = "$LATEST";
+constexpr std::string_view kResourceNotFound = "Lambda.ResourceNotFoundException";
+
+std::vector<std::string_view> Split(std::string_view text, char sep) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t pos = text.find(sep, start);
+    if (pos == std::string_view::npos) {
+      parts.push_back(text.substr(start));
+      return parts;
+    }
+    parts.push_back(text.substr(start, pos - start));
+    start = pos + 1;
+  }
+}
+
+bool IsLambdaInvoke(const asl::TaskInvocation& task) {
+  return task.kind == asl::TaskKind::kService && task.service == "lambda" &&
+         task.action == "invoke";
+}
+
+// "Fri, 27 Nov 2026 06:51:16 GMT" (RFC 7231 IMF-fixdate), as the Date response header.
+std::string HttpDate(WallTime t) {
+  using namespace std::chrono;
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto day = floor<days>(t);
+  const year_month_day ymd{sys_days(day)};
+  const weekday wd{sys_days(day)};
+  const auto secs = duration_cast<seconds>(t - day).count();
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s, %02u %s %04d %02lld:%02lld:%02lld GMT",
+                kDays[wd.c_encoding()], static_cast<unsigned>(ymd.day()),
+                kMonths[static_cast<unsigned>(ymd.month()) - 1], static_cast<int>(ymd.year()),
+                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+                static_cast<long long>(secs % 60));
+  return buf;
+}
+
+std::string Hex(RandomSource& random, size_t digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  while (out.size() < digits) {
+    uint64_t bits = random.Next();
+    for (int i = 0; i < 16 && out.size() < digits; ++i, bits >>= 4) out.push_back(kHex[bits & 15]);
+  }
+  return out;
+}
+
+// "Root=1-<epoch hex>-<96 random bits>;Parent=<64 bits>;Sampled=0", an X-Ray trace header.
+std::string TraceId(WallTime now, RandomSource& random) {
+  char epoch[16];
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  std::snprintf(epoch, sizeof(epoch), "%08llx", static_cast<unsigned long long>(secs));
+  return "Root=1-" + std::string(epoch) + "-" + Hex(random, 24) + ";Parent=" + Hex(random, 16) +
+         ";Sampled=0";
+}
+
+std::string Base64(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    const uint32_t n = (static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16) |
+                       (static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8) |
+                       static_cast<unsigned char>(data[i + 2]);
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(kAlphabet[(n >> 6) & 63]);
+    out.push_back(kAlphabet[n & 63]);
+  }
+  if (i < data.size()) {
+    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
+    if (i + 1 < data.size()) n |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < data.size() ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+// The tail of the function's log that LogType "Tail" returns, base64-encoded as Lambda does.
+std::string LogResult(std::string_view request_id) {
+  std::string log;
+  log += "START RequestId: " + std::string(request_id) + " Version: $LATEST\n";
+  log += "END RequestId: " + std::string(request_id) + "\n";
+  log += "REPORT RequestId: " + std::string(request_id) +
+         "\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\t\n";
+  return Base64(log);
+}
+
+// The Lambda error JSON in Lambda's key order.
+json::object ErrorDocument(std::string_view error_type, std::string_view error_message,
+                           std::string_view request_id, const std::vector<std::string>& stack) {
+  json::object doc;
+  doc["errorMessage"] = error_message;
+  doc["errorType"] = error_type;
+  doc["requestId"] = request_id;
+  json::array trace;
+  for (const auto& line : stack) trace.emplace_back(line);
+  doc["stackTrace"] = std::move(trace);
+  return doc;
+}
+
+asl::TaskOutcome Failure(std::string error, std::string cause) {
+  asl::TaskOutcome outcome;
+  outcome.succeeded = false;
+  outcome.error = std::move(error);
+  outcome.cause = std::move(cause);
+  return outcome;
+}
+
+}  // namespace
+
+std::string FunctionReference::UnqualifiedArn() const {
+  return "arn:" + partition + ":lambda:" + region + ":" + account_id + ":function:" + name;
+}
+
+std::string FunctionReference::QualifiedArn() const {
+  return UnqualifiedArn() + ":" + (qualifier.empty() ? std::string(kLatest) : qualifier);
+}
+
+StatusOr<FunctionReference> ParseFunctionReference(std::string_view text,
+                                                   const LambdaEnvironment& environment) {
+  FunctionReference ref;
+  ref.partition = environment.partition;
+  ref.region = environment.region;
+  ref.account_id = environment.account_id;
+  const std::vector<std::string_view> parts = Split(text, ':');
+  const auto malformed = [&] {
+    return InvalidArgumentError("malformed Lambda function reference \"" + std::string(text) +
+                                "\"");
+  };
+  if (parts.size() >= 7 && parts[0] == "arn") {
+    // arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+    if (parts.size() > 8 || parts[2] != "lambda" || parts[5] != "function") return malformed();
+    ref.partition = std::string(parts[1]);
+    ref.region = std::string(parts[3]);
+    ref.account_id = std::string(parts[4]);
+    ref.name = std::string(parts[6]);
+    if (parts.size() == 8) ref.qualifier = std::string(parts[7]);
+  } else if (parts.size() >= 3 && parts[1] == "function") {
+    // ACCOUNT:function:NAME[:QUALIFIER]
+    if (parts.size() > 4) return malformed();
+    ref.account_id = std::string(parts[0]);
+    ref.name = std::string(parts[2]);
+    if (parts.size() == 4) ref.qualifier = std::string(parts[3]);
+  } else if (parts.size() <= 2 && parts[0] != "arn") {
+    ref.name = std::string(parts[0]);
+    if (parts.size() == 2) ref.qualifier = std::string(parts[1]);
+  } else {
+    return malformed();
+  }
+  if (ref.name.empty()) return malformed();
+  return ref;
+}
+
+bool IsLambdaTask(const asl::TaskInvocation& task) {
+  return task.kind == asl::TaskKind::kLambdaFunction || IsLambdaInvoke(task);
+}
+
+std::string ResourceNotFoundCause(const FunctionReference& function, std::string_view request_id) {
+  return "Function not found: " + function.QualifiedArn() +
+         " (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; "
+         "Request ID: " +
+         std::string(request_id) + "; Proxy: null)";
+}
+
+struct LocalFunctions::Call {
+  bool raised = false;
+  json::value result;       // !raised
+  json::object error;       // raised: the Lambda error JSON
+  std::string error_type;   // raised
+};
+
+LocalFunctions::LocalFunctions(LambdaEnvironment environment, const Clock& clock)
+    : environment_(std::move(environment)), clock_(clock) {}
+
+Status LocalFunctions::Register(std::string name, LambdaHandler handler,
+                                FunctionOptions options) {
+  if (name.empty()) return InvalidArgumentError("a Lambda function needs a name");
+  if (!handler) return InvalidArgumentError("Lambda function \"" + name + "\" has no handler");
+  if (functions_.contains(name)) {
+    return AlreadyExistsError("Lambda function \"" + name + "\" is already registered");
+  }
+  functions_.emplace(std::move(name), Function{std::move(handler), std::move(options)});
+  return Status::Ok();
+}
+
+bool LocalFunctions::Contains(std::string_view name) const {
+  return functions_.find(name) != functions_.end();
+}
+
+const LocalFunctions::Function* LocalFunctions::Find(const FunctionReference& reference) const {
+  // Local functions have one version, $LATEST, and no aliases.
+  if (!reference.qualifier.empty() && reference.qualifier != kLatest) return nullptr;
+  auto it = functions_.find(reference.name);
+  return it == functions_.end() ? nullptr : &it->second;
+}
+
+Duration LocalFunctions::RunTime(const asl::TaskInvocation& task) const {
+  if (!IsLambdaTask(task)) return Duration::zero();
+  std::string_view name_text;
+  if (task.kind == asl::TaskKind::kLambdaFunction) {
+    name_text = task.resource;
+  } else {
+    const json::object* params = task.parameters.if_object();
+    const json::value* name = params ? params->if_contains("FunctionName") : nullptr;
+    if (name == nullptr || !name->is_string()) return Duration::zero();
+    name_text = name->get_string();
+  }
+  auto reference = ParseFunctionReference(name_text, environment_);
+  if (!reference.ok()) return Duration::zero();
+  const Function* function = Find(*reference);
+  return function == nullptr ? Duration::zero() : function->options.run_time;
+}
+
+bool LocalFunctions::Resolve(const asl::TaskInvocation& task, RandomSource& ids,
+                             FunctionReference* reference, json::value* event,
+                             std::string* unmarshal_error, asl::TaskOutcome* outcome) const {
+  if (task.kind == asl::TaskKind::kLambdaFunction) {
+    auto parsed = ParseFunctionReference(task.resource, environment_);
+    if (!parsed.ok()) {
+      *outcome = Failure("States.Runtime", std::string(parsed.status().message()));
+      return false;
+    }
+    *reference = std::move(parsed).value();
+    *event = task.parameters;
+    return true;
+  }
+  const json::object* params = task.parameters.if_object();
+  const json::value* name = params ? params->if_contains("FunctionName") : nullptr;
+  if (name == nullptr || !name->is_string()) {
+    // What the AWS SDK's request validation reports for a missing FunctionName.
+    *outcome = Failure("Lambda.ValidationException",
+                       "1 validation error detected: Value null at 'functionName' failed to "
+                       "satisfy constraint: Member must not be null (Service: AWSLambda; Status "
+                       "Code: 400; Error Code: ValidationException; Request ID: " +
+                           NewUuidV4(ids) + "; Proxy: null)");
+    return false;
+  }
+  auto parsed = ParseFunctionReference(name->get_string(), environment_);
+  if (!parsed.ok()) {
+    *outcome = Failure("Lambda.InvalidParameterValueException",
+                       std::string(parsed.status().message()));
+    return false;
+  }
+  *reference = std::move(parsed).value();
+  if (const json::value* qualifier = params->if_contains("Qualifier");
+      qualifier != nullptr && qualifier->is_string() && reference->qualifier.empty()) {
+    reference->qualifier = std::string(qualifier->get_string());
+  }
+  // Step Functions sends a string Payload as the raw request body, any other value as its JSON
+  // text, and no body for null; Lambda hands an empty body to the function as {}.
+  const json::value* payload = params->if_contains("Payload");
+  if (payload == nullptr || payload->is_null() ||
+      (payload->is_string() && payload->get_string().empty())) {
+    *event = json::object();
+  } else if (payload->is_string()) {
+    // Decoded by the function's runtime; bad JSON is the runtime's error, reported like one.
+    auto decoded = ParseJson(payload->get_string());
+    if (!decoded.ok()) {
+      *unmarshal_error = "Unable to unmarshal input: " + std::string(decoded.status().message());
+      return true;
+    }
+    *event = std::move(decoded).value();
+  } else {
+    *event = *payload;
+  }
+  return true;
+}
+
+LocalFunctions::Call LocalFunctions::Run(const Function& function,
+                                         const FunctionReference& reference,
+                                         const json::value& event, std::string request_id,
+                                         const std::atomic<bool>* cancelled) const {
+  LambdaContext context;
+  context.request_id = std::move(request_id);
+  context.function_name = reference.name;
+  context.invoked_function_arn = reference.UnqualifiedArn();
+  context.cancelled = cancelled;
+
+  Call call;
+  std::string error_type;
+  std::string error_message;
+  try {
+    StatusOr<json::value> result = function.handler(event, context);
+    if (result.ok()) {
+      call.result = std::move(result).value();
+      return call;
+    }
+    error_type = std::string(result.status().error_name());
+    error_message = std::string(result.status().message());
+  } catch (const std::exception& e) {
+    error_message = e.what();
+  } catch (...) {
+    error_message = "unknown C++ exception";
+  }
+  if (error_type.empty()) error_type = "Exception";
+  call.raised = true;
+  call.error_type = error_type;
+  call.error = ErrorDocument(error_type, error_message, context.request_id,
+                             function.options.stack_trace);
+  return call;
+}
+
+asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomSource& ids,
+                                        const std::atomic<bool>* cancelled) const {
+  if (!IsLambdaTask(task)) {
+    return Failure("States.Runtime", "The resource '" + task.resource +
+                                         "' is not a Lambda function or lambda:invoke");
+  }
+  FunctionReference reference;
+  json::value event;
+  std::string unmarshal_error;
+  asl::TaskOutcome outcome;
+  if (!Resolve(task, ids, &reference, &event, &unmarshal_error, &outcome)) return outcome;
+
+  const std::string request_id = NewUuidV4(ids);
+  const Function* function = Find(reference);
+  if (function == nullptr) {
+    return Failure(std::string(kResourceNotFound), ResourceNotFoundCause(reference, request_id));
+  }
+
+  Call call;
+  if (!unmarshal_error.empty()) {
+    // The function's runtime could not decode the request body (a string Payload that is not
+    // JSON); Lambda reports that as the function's error.
+    call.raised = true;
+    call.error_type = "Runtime.UnmarshalError";
+    call.error = ErrorDocument(call.error_type, unmarshal_error, request_id, {});
+  } else {
+    call = Run(*function, reference, event, request_id, cancelled);
+  }
+
+  if (task.kind == asl::TaskKind::kLambdaFunction) {
+    if (call.raised) return Failure(call.error_type, PythonJsonDumps(call.error));
+    outcome.succeeded = true;
+    outcome.output = std::move(call.result);
+    return outcome;
+  }
+
+  // lambda:invoke: Step Functions re-serialises the error JSON compactly.
+  if (call.raised) return Failure(call.error_type, SerializeJson(call.error));
+
+  const json::object& params = task.parameters.as_object();
+  const json::value* log_type = params.if_contains("LogType");
+  const bool tail = log_type != nullptr && log_type->is_string() && log_type->get_string() == "Tail";
+  const std::string log_result = tail ? LogResult(request_id) : std::string();
+  const std::string content_length = std::to_string(PythonJsonDumps(call.result).size());
+  const std::string date = HttpDate(clock_.WallNow());
+  const std::string trace_id = TraceId(clock_.WallNow(), ids);
+  const std::string version(kLatest);
+
+  // Header order as the AWS SDK (Java) reports them: AllHttpHeaders in arrival order,
+  // HttpHeaders sorted case-insensitively.
+  json::object all_headers;
+  const auto one = [](std::string_view v) { return json::array{json::value(v)}; };
+  if (tail) all_headers["X-Amz-Log-Result"] = one(log_result);
+  all_headers["X-Amz-Executed-Version"] = one(version);
+  all_headers["x-amzn-Remapped-Content-Length"] = one("0");
+  all_headers["Connection"] = one("keep-alive");
+  all_headers["x-amzn-RequestId"] = one(request_id);
+  all_headers["Content-Length"] = one(content_length);
+  all_headers["Date"] = one(date);
+  all_headers["X-Amzn-Trace-Id"] = one(trace_id);
+  all_headers["Content-Type"] = one("application/json");
+
+  json::object headers;
+  headers["Connection"] = "keep-alive";
+  headers["Content-Length"] = content_length;
+  headers["Content-Type"] = "application/json";
+  headers["Date"] = date;
+  headers["X-Amz-Executed-Version"] = version;
+  if (tail) headers["X-Amz-Log-Result"] = log_result;
+  headers["x-amzn-Remapped-Content-Length"] = "0";
+  headers["x-amzn-RequestId"] = request_id;
+  headers["X-Amzn-Trace-Id"] = trace_id;
+
+  json::object http;
+  http["AllHttpHeaders"] = std::move(all_headers);
+  http["HttpHeaders"] = std::move(headers);
+  http["HttpStatusCode"] = 200;
+
+  json::object envelope;
+  envelope["ExecutedVersion"] = version;
+  if (tail) envelope["LogResult"] = log_result;
+  envelope["Payload"] = std::move(call.result);
+  envelope["SdkHttpMetadata"] = std::move(http);
+  envelope["SdkResponseMetadata"] = json::object{{"RequestId", request_id}};
+  envelope["StatusCode"] = 200;
+
+  outcome.succeeded = true;
+  outcome.output = std::move(envelope);
+  return outcome;
+}
+
+}  // namespace hpd::engine
