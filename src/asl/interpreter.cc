@@ -30,6 +30,9 @@ constexpr std::string_view kStatesAll = "States.ALL";
 constexpr std::string_view kStatesTaskFailed = "States.TaskFailed";
 constexpr std::string_view kStatesTimeout = "States.Timeout";
 constexpr std::string_view kStatesDataLimitExceeded = "States.DataLimitExceeded";
+// The longest wait AWS accepts (2^31 - 1 seconds, about 24,855 days): the corpus records 24,855
+// days accepted and 24,856 refused with "Wait state delay is too long.".
+constexpr int64_t kMaxWaitSeconds = 2147483647;
 
 json::object TruncatedFalse() {
   json::object o;
@@ -108,11 +111,10 @@ ResourceSpec ParseResource(std::string_view resource) {
 bool ErrorMatches(const std::vector<std::string>& error_equals, std::string_view error) {
   for (const auto& name : error_equals) {
     if (name == error) return true;
-    // States.ALL and States.TaskFailed are wildcards, but not for the terminal runtime errors;
-    // States.TaskFailed does not match States.Timeout either.
-    const bool terminal = error == kStatesRuntime || error == kStatesDataLimitExceeded;
-    if (name == kStatesAll && !terminal) return true;
-    if (name == kStatesTaskFailed && !terminal && error != kStatesTimeout) return true;
+    // States.ALL and States.TaskFailed are wildcards; States.TaskFailed does not match
+    // States.Timeout. (States.Runtime never reaches here: it cannot be retried or caught.)
+    if (name == kStatesAll) return true;
+    if (name == kStatesTaskFailed && error != kStatesTimeout) return true;
   }
   return false;
 }
@@ -347,7 +349,7 @@ class Execution::Impl {
         frame.wait_timer = 0;
         if (frame.waiting_for_retry) {
           frame.waiting_for_retry = false;
-          ScheduleTask(frame);
+          RetryState(frame);
         } else {
           FinishWait(frame);
         }
@@ -374,7 +376,7 @@ class Execution::Impl {
       json::object details;
       if (!error.empty()) details["error"] = error;
       if (!cause.empty()) details["cause"] = cause;
-      Append(top_ ? top_->last_event_id : 0, HistoryEventType::kExecutionAborted,
+      Append(0, HistoryEventType::kExecutionAborted,
              std::move(details));
       status_ = ExecutionStatus::kAborted;
       error_ = std::move(error);
@@ -460,7 +462,12 @@ class Execution::Impl {
     json::object state;
     state["EnteredTime"] = FormatRfc3339Millis(frame.entered_time);
     state["Name"] = frame.state ? frame.state->name : std::string();
-    state["RetryCount"] = frame.retry_count;
+    // Only states that can retry carry RetryCount (the corpus records Pass states without it).
+    if (frame.state != nullptr && (frame.state->type == StateType::kTask ||
+                                   frame.state->type == StateType::kParallel ||
+                                   frame.state->type == StateType::kMap)) {
+      state["RetryCount"] = frame.retry_count;
+    }
     json::object context;
     context["Execution"] = std::move(execution);
     context["StateMachine"] = std::move(state_machine);
@@ -588,7 +595,7 @@ class Execution::Impl {
     const State& state = *frame.state;
     std::string output_text = SerializeJson(output);
     if (output_text.size() > kMaxPayloadBytes) {
-      FailState(frame, std::string(kStatesDataLimitExceeded),
+      FailFrame(frame, std::string(kStatesDataLimitExceeded),
                 "The state/task '" + state.name +
                     "' returned a result with a size exceeding the maximum number of bytes "
                     "service limit.");
@@ -729,6 +736,15 @@ class Execution::Impl {
     if (!ComputeEffectiveInput(frame)) return;
     json::value context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    auto fail = [&](const std::string& detail) {
+      FailState(frame, std::string(kStatesRuntime),
+                StateErrorCause(state.name, frame.entered_event_id, detail));
+    };
+    // How AWS quotes a value in these causes: "$.path == value", strings unquoted.
+    auto quote = [](const JsonPath& path, const json::value& v) {
+      return path.text() + " == " +
+             (v.is_string() ? std::string(v.get_string()) : SerializeJson(v));
+    };
     WallTime deadline = now_;
     if (state.seconds.literal) {
       deadline = now_ + std::chrono::duration_cast<Duration>(
@@ -740,20 +756,21 @@ class Execution::Impl {
         return;
       }
       if (!v->is_int64() && !v->is_uint64()) {
-        FailState(frame, std::string(kStatesRuntime),
-                  StateErrorCause(state.name, frame.entered_event_id,
-                                  "The SecondsPath parameter does not reference a valid integer "
-                                  "value: " + SerializeJson(*v)));
+        fail("The SecondsPath parameter cannot be parsed as a long value: " +
+             quote(*state.seconds.path, *v));
         return;
       }
-      int64_t seconds = v->is_int64() ? v->get_int64() : static_cast<int64_t>(v->get_uint64());
-      if (seconds < 0) {
-        FailState(frame, std::string(kStatesRuntime),
-                  StateErrorCause(state.name, frame.entered_event_id,
-                                  "The SecondsPath parameter references a negative value."));
+      if (v->is_int64() && v->get_int64() < 0) {
+        fail("The SecondsPath parameter references a negative value: " +
+             quote(*state.seconds.path, *v));
         return;
       }
-      deadline = now_ + std::chrono::seconds(seconds);
+      const double seconds = v->to_number<double>();
+      if (seconds > kMaxWaitSeconds) {
+        fail("Wait state delay is too long.");
+        return;
+      }
+      deadline = now_ + std::chrono::seconds(static_cast<int64_t>(seconds));
     } else {
       std::string text;
       if (state.timestamp.literal) {
@@ -765,14 +782,20 @@ class Execution::Impl {
           return;
         }
         text = v->is_string() ? std::string(v->get_string()) : SerializeJson(*v);
+        if (!ParseRfc3339(text).ok()) {
+          fail("The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+               "date-time format string: " + quote(*state.timestamp.path, *v));
+          return;
+        }
       }
       auto t = ParseRfc3339(text);
       if (!t.ok()) {
-        FailState(frame, std::string(kStatesRuntime),
-                  StateErrorCause(state.name, frame.entered_event_id,
-                                  "The TimestampPath parameter does not reference a valid "
-                                  "ISO-8601 extended offset date-time format string: " +
-                                      text));
+        fail("The Timestamp parameter is not a valid ISO-8601 extended offset date-time format "
+             "string: " + text);
+        return;
+      }
+      if (*t - now_ > std::chrono::seconds(kMaxWaitSeconds)) {
+        fail("Wait state delay is too long.");
         return;
       }
       deadline = *t;
@@ -801,6 +824,15 @@ class Execution::Impl {
   }
 
   // -- tasks -------------------------------------------------------------------------------
+
+  // Runs the current state again after a Retrier's delay (no new Entered event).
+  void RetryState(Frame& frame) {
+    switch (frame.state->type) {
+      case StateType::kParallel: RunParallel(frame); break;
+      case StateType::kMap: RunMap(frame); break;
+      default: ScheduleTask(frame); break;
+    }
+  }
 
   void RunTask(Frame& frame) {
     frame.resource = ParseResource(frame.state->resource);
@@ -877,7 +909,8 @@ class Execution::Impl {
       Emit(frame, HistoryEventType::kLambdaFunctionScheduled, std::move(details));
     } else {
       details["parameters"] = SerializeJson(parameters);
-      details["region"] = frame.resource.region;
+      // The ARN of an optimised integration has no region: the execution's region is recorded.
+      details["region"] = frame.resource.region.empty() ? Region() : frame.resource.region;
       details["resource"] = frame.resource.action;
       details["resourceType"] = frame.resource.service;
       if (timeout) details["timeoutInSeconds"] = *timeout;
@@ -895,8 +928,12 @@ class Execution::Impl {
     std::string text = SerializeJson(result);
     if (text.size() > kMaxPayloadBytes) {
       // The result never reaches the history; the task fails as AWS records it.
+      // AWS names the function ARN, or the service of an optimised integration ('lambda').
+      const std::string& source = frame.resource.kind == TaskKind::kService
+                                      ? frame.resource.service
+                                      : frame.state->resource;
       OnTaskFailed(frame, std::string(kStatesDataLimitExceeded),
-                   "The state/task '" + frame.state->resource +
+                   "The state/task '" + source +
                        "' returned a result with a size exceeding the maximum number of bytes "
                        "service limit.");
       return;
@@ -945,12 +982,21 @@ class Execution::Impl {
 
   // A state failed with (error, cause): retry, catch, or fail the frame.
   void FailState(Frame& frame, std::string error, std::string cause) {
+    if (TryRetry(frame, error)) return;
+    CatchOrFail(frame, std::move(error), std::move(cause));
+  }
+
+  // Arms the first matching Retrier's delay, if it has attempts left. AWS: States.Runtime "will
+  // always cause the execution to fail"; no Retrier or Catcher applies to it, not even one naming
+  // it (recorded in test_catch_states_runtime).
+  bool TryRetry(Frame& frame, std::string_view error) {
     const State& state = *frame.state;
+    if (error == kStatesRuntime) return false;
     for (size_t i = 0; i < state.retry.size(); ++i) {
       const Retrier& retrier = state.retry[i];
       if (!ErrorMatches(retrier.error_equals, error)) continue;
       int64_t& attempts = frame.retrier_attempts[i];
-      if (attempts >= retrier.max_attempts) break;  // the first matching retrier decides
+      if (attempts >= retrier.max_attempts) return false;  // the first matching one decides
       double delay = static_cast<double>(retrier.interval_seconds) *
                      std::pow(retrier.backoff_rate, static_cast<double>(attempts));
       if (retrier.max_delay_seconds) {
@@ -962,6 +1008,16 @@ class Execution::Impl {
       frame.waiting_for_retry = true;
       frame.wait_timer = ArmTimer(
           frame, now_ + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(delay)));
+      return true;
+    }
+    return false;
+  }
+
+  // The first matching Catcher's transition, or the frame's failure.
+  void CatchOrFail(Frame& frame, std::string error, std::string cause) {
+    const State& state = *frame.state;
+    if (error == kStatesRuntime) {
+      FailFrame(frame, std::move(error), std::move(cause));
       return;
     }
     for (const Catcher& catcher : state.catch_) {
@@ -1063,32 +1119,6 @@ class Execution::Impl {
       return;
     }
     fan->max_concurrency = max_concurrency ? static_cast<size_t>(*max_concurrency) : 0;
-    if (state.tolerated_failure_count.literal) {
-      fan->tolerated_count = state.tolerated_failure_count.literal;
-    } else if (state.tolerated_failure_count.path) {
-      std::optional<int64_t> n;
-      if (!ResolveCount(frame, scope, state.tolerated_failure_count, "ToleratedFailureCountPath",
-                        &n)) {
-        return;
-      }
-      if (n) fan->tolerated_count = static_cast<double>(*n);
-    }
-    if (state.tolerated_failure_percentage.literal) {
-      fan->tolerated_percentage = state.tolerated_failure_percentage.literal;
-    } else if (state.tolerated_failure_percentage.path) {
-      auto v = EvaluatePathField(*state.tolerated_failure_percentage.path,
-                                 "ToleratedFailurePercentagePath", scope);
-      if (!v.ok() || !v->is_number() || v->to_number<double>() < 0 ||
-          v->to_number<double>() > 100) {
-        FailState(frame, std::string(kStatesRuntime),
-                  StateErrorCause(state.name, frame.entered_event_id,
-                                  "The ToleratedFailurePercentagePath field refers to value "
-                                  "that is not a number between 0 and 100."));
-        return;
-      }
-      fan->tolerated_percentage = v->to_number<double>();
-    }
-
     const json::array& items = items_value.get_array();
     fan->inputs.reserve(items.size());
     for (size_t i = 0; i < items.size(); ++i) {
@@ -1114,6 +1144,43 @@ class Execution::Impl {
     json::object started;
     started["length"] = static_cast<int64_t>(items.size());
     fan->started_event_id = Emit(frame, HistoryEventType::kMapStateStarted, std::move(started));
+    // AWS reads the tolerated-failure thresholds after recording MapStateStarted.
+    if (state.tolerated_failure_count.literal) {
+      fan->tolerated_count = state.tolerated_failure_count.literal;
+    } else if (state.tolerated_failure_count.path) {
+      std::optional<int64_t> n;
+      if (!ResolveCount(frame, scope, state.tolerated_failure_count, "ToleratedFailureCountPath",
+                        &n)) {
+        return;
+      }
+      if (n) fan->tolerated_count = static_cast<double>(*n);
+    }
+    if (state.tolerated_failure_percentage.literal) {
+      fan->tolerated_percentage = state.tolerated_failure_percentage.literal;
+    } else if (state.tolerated_failure_percentage.path) {
+      auto v = EvaluatePathField(*state.tolerated_failure_percentage.path,
+                                 "ToleratedFailurePercentagePath", scope);
+      if (!v.ok()) {
+        FailState(frame, ErrorName(v.status()), Cause(frame, v.status()));
+        return;
+      }
+      if (!v->is_number()) {
+        FailState(frame, std::string(kStatesRuntime),
+                  StateErrorCause(state.name, frame.entered_event_id,
+                                  "The ToleratedFailurePercentagePath field refers to value " +
+                                      QuotedValue(*v) + " which is not a valid float: " +
+                                      state.tolerated_failure_percentage.path->text()));
+        return;
+      }
+      if (v->to_number<double>() < 0 || v->to_number<double>() > 100) {
+        FailState(frame, std::string(kStatesRuntime),
+                  StateErrorCause(state.name, frame.entered_event_id,
+                                  "ToleratedFailurePercentage must be between 0 and 100."));
+        return;
+      }
+      fan->tolerated_percentage = v->to_number<double>();
+    }
+
     if (fan->distributed) {
       json::object run;
       run["mapRunArn"] = MapRunArn(state);
@@ -1135,16 +1202,30 @@ class Execution::Impl {
       FailState(frame, ErrorName(v.status()), Cause(frame, v.status()));
       return false;
     }
-    if (!v->is_int64() || v->get_int64() < 0) {
+    if (!v->is_int64()) {
       FailState(frame, std::string(kStatesRuntime),
                 StateErrorCause(frame.state->name, frame.entered_event_id,
-                                "The " + std::string(path_field) +
-                                    " field refers to value that is not a valid non-negative "
-                                    "integer: " + SerializeJson(*v)));
+                                "The " + std::string(path_field) + " field refers to value " +
+                                    QuotedValue(*v) + " which is not a valid integer: " +
+                                    n.path->text()));
+      return false;
+    }
+    if (v->get_int64() < 0) {
+      // The field's name without "Path": "ToleratedFailureCount cannot be negative."
+      // (AWS leaves an execution with a negative MaxConcurrencyPath hanging; this fails it.)
+      FailState(frame, std::string(kStatesRuntime),
+                StateErrorCause(frame.state->name, frame.entered_event_id,
+                                std::string(path_field.substr(0, path_field.size() - 4)) +
+                                    " cannot be negative."));
       return false;
     }
     *out = v->get_int64();
     return true;
+  }
+
+  // A value as AWS quotes it in these causes: "NoNumber", "{}" (strings unescaped).
+  static std::string QuotedValue(const json::value& v) {
+    return "\"" + (v.is_string() ? std::string(v.get_string()) : SerializeJson(v)) + "\"";
   }
 
   std::string MapRunArn(const State& state) {
@@ -1253,15 +1334,18 @@ class Execution::Impl {
       details["cause"] = cause;
       Emit(parent, HistoryEventType::kMapRunFailed, std::move(details));
     }
-    Emit(parent, fan.is_map ? HistoryEventType::kMapStateFailed
-                            : HistoryEventType::kParallelStateFailed,
-         {});
     if (fan.is_map && (fan.tolerated_count || fan.tolerated_percentage)) {
       error = "States.ExceedToleratedFailureThreshold";
       cause = "The specified tolerated failure threshold was exceeded";
     }
+    const bool is_map = fan.is_map;
     graveyard_.push_back(std::move(parent.fanout));
-    FailState(parent, std::move(error), std::move(cause));
+    // A retried Parallel/Map starts again without a Failed event (recorded in
+    // test_parallel_state_retry); otherwise MapStateFailed/ParallelStateFailed comes first.
+    if (TryRetry(parent, error)) return;
+    Emit(parent, is_map ? HistoryEventType::kMapStateFailed : HistoryEventType::kParallelStateFailed,
+         {});
+    CatchOrFail(parent, std::move(error), std::move(cause));
   }
 
   static bool WithinTolerance(const Fanout& fan) {
@@ -1330,6 +1414,19 @@ class Execution::Impl {
   // -- tokens and timers -------------------------------------------------------------------
 
   uint64_t NextToken() { return next_token_++; }
+
+  // The region of the state machine's ARN (arn:PARTITION:states:REGION:...).
+  std::string Region() const {
+    std::string_view arn = info_.state_machine_arn;
+    size_t start = 0;
+    for (int i = 0; i < 3; ++i) {
+      start = arn.find(':', start);
+      if (start == std::string_view::npos) return "";
+      ++start;
+    }
+    size_t end = arn.find(':', start);
+    return std::string(arn.substr(start, end == std::string_view::npos ? end : end - start));
+  }
 
   uint64_t ArmTimer(Frame& frame, WallTime deadline) {
     uint64_t token = NextToken();
