@@ -448,47 +448,50 @@ class Execution::Impl {
 
   // -- evaluation scope --------------------------------------------------------------------
 
-  json::value ContextObject(const Frame& frame) const {
-    json::object execution;
-    execution["Id"] = info_.execution_arn;
-    execution["Input"] = execution_input_;
-    execution["Name"] = info_.execution_name;
-    execution["RoleArn"] = info_.role_arn;
-    execution["StartTime"] = FormatRfc3339Millis(info_.start_time);
-    execution["RedriveCount"] = info_.redrive_count;
-    json::object state_machine;
-    state_machine["Id"] = info_.state_machine_arn;
-    state_machine["Name"] = info_.state_machine_name;
-    json::object state;
-    state["EnteredTime"] = FormatRfc3339Millis(frame.entered_time);
-    state["Name"] = frame.state ? frame.state->name : std::string();
-    // Only states that can retry carry RetryCount (the corpus records Pass states without it).
-    if (frame.state != nullptr && (frame.state->type == StateType::kTask ||
-                                   frame.state->type == StateType::kParallel ||
-                                   frame.state->type == StateType::kMap)) {
-      state["RetryCount"] = frame.retry_count;
-    }
-    json::object context;
-    context["Execution"] = std::move(execution);
-    context["StateMachine"] = std::move(state_machine);
-    context["State"] = std::move(state);
-    return context;
-  }
-
-  // The context object when the current state reads "$$" somewhere, else null (building it
-  // costs more than running a simple state).
-  json::value ContextFor(const Frame& frame) {
+  // The context object ($$) for `frame`'s current state, or null when the state never reads
+  // it (building it costs more than running a simple state). One object per execution: the
+  // Execution and StateMachine parts are built once, State is refreshed on every call. The
+  // pointer is valid until the next call.
+  json::value* ContextFor(const Frame& frame) {
     auto [it, inserted] = uses_context_.try_emplace(frame.state, false);
     if (inserted) it->second = StateUsesContext(*frame.state);
-    return it->second ? ContextObject(frame) : json::value();
+    if (!it->second) return nullptr;
+    if (context_.is_null()) {
+      json::object execution;
+      execution["Id"] = info_.execution_arn;
+      execution["Input"] = execution_input_;
+      execution["Name"] = info_.execution_name;
+      execution["RoleArn"] = info_.role_arn;
+      execution["StartTime"] = FormatRfc3339Millis(info_.start_time);
+      execution["RedriveCount"] = info_.redrive_count;
+      json::object state_machine;
+      state_machine["Id"] = info_.state_machine_arn;
+      state_machine["Name"] = info_.state_machine_name;
+      json::object context;
+      context["Execution"] = std::move(execution);
+      context["StateMachine"] = std::move(state_machine);
+      context_ = std::move(context);
+    }
+    json::object state;
+    state["EnteredTime"] = FormatRfc3339Millis(frame.entered_time);
+    state["Name"] = frame.state->name;
+    // Only states that can retry carry RetryCount (the corpus records Pass states without it).
+    if (frame.state->type == StateType::kTask || frame.state->type == StateType::kParallel ||
+        frame.state->type == StateType::kMap) {
+      state["RetryCount"] = frame.retry_count;
+    }
+    json::object& context = context_.as_object();
+    context["State"] = std::move(state);
+    context.erase("Map");
+    return &context_;
   }
 
-  // A scope whose "$" is `input`; `context` must outlive the scope (a null value: no "$$").
+  // A scope whose "$" is `input` and "$$" `context` (may be null); both must outlive it.
   EvaluationScope ScopeFor(const Frame& frame, const json::value* input,
                            const json::value* context) {
     EvaluationScope scope;
     scope.input = input;
-    scope.context = context->is_null() ? nullptr : context;
+    scope.context = context;
     const VariableScope* variables = frame.variables.get();
     scope.variable = [variables](std::string_view name) { return variables->Find(name); };
     scope.random = &random_;
@@ -540,8 +543,8 @@ class Execution::Impl {
 
   // InputPath applied to the raw input.
   bool ComputeEffectiveInput(Frame& frame) {
-    json::value context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.raw_input, &context);
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.raw_input, context);
     auto effective = ApplyInputPath(*frame.state, scope);
     if (!effective.ok()) {
       FailState(frame, ErrorName(effective.status()), Cause(frame, effective.status()));
@@ -554,9 +557,9 @@ class Execution::Impl {
   // Result → ResultSelector → ResultPath → OutputPath → Assign, then Exited and the transition.
   void CompleteState(Frame& frame, json::value result, bool apply_result_selector) {
     const State& state = *frame.state;
-    json::value context = ContextFor(frame);
+    const json::value* context = ContextFor(frame);
     if (apply_result_selector && state.result_selector) {
-      EvaluationScope scope = ScopeFor(frame, &result, &context);
+      EvaluationScope scope = ScopeFor(frame, &result, context);
       auto selected = EvaluateTemplate(*state.result_selector, scope);
       if (!selected.ok()) {
         FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
@@ -566,7 +569,7 @@ class Execution::Impl {
     }
     json::object bindings;
     if (state.assign) {
-      EvaluationScope scope = ScopeFor(frame, &result, &context);
+      EvaluationScope scope = ScopeFor(frame, &result, context);
       auto assigned = EvaluateAssign(*state.assign, scope);
       if (!assigned.ok()) {
         FailState(frame, ErrorName(assigned.status()), Cause(frame, assigned.status()));
@@ -580,7 +583,7 @@ class Execution::Impl {
       return;
     }
     json::value after_result = std::move(with_result).value();
-    EvaluationScope out_scope = ScopeFor(frame, &after_result, &context);
+    EvaluationScope out_scope = ScopeFor(frame, &after_result, context);
     auto output = ApplyOutputPath(state, out_scope);
     if (!output.ok()) {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
@@ -630,8 +633,8 @@ class Execution::Impl {
     if (!ComputeEffectiveInput(frame)) return;
     json::value result;
     if (state.parameters) {
-      json::value context = ContextFor(frame);
-      EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+      const json::value* context = ContextFor(frame);
+      EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
       auto evaluated = EvaluateTemplate(*state.parameters, scope);
       if (!evaluated.ok()) {
         FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
@@ -647,8 +650,8 @@ class Execution::Impl {
 
   void RunSucceed(Frame& frame) {
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
     auto output = ApplyOutputPath(*frame.state, scope);
     if (!output.ok()) {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
@@ -659,8 +662,8 @@ class Execution::Impl {
 
   void RunFail(Frame& frame) {
     const State& state = *frame.state;
-    json::value context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.raw_input, &context);
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.raw_input, context);
     auto resolve = [&](const DynamicString& field, std::string_view path_field,
                        std::string* out) -> bool {
       if (field.literal) {
@@ -691,8 +694,8 @@ class Execution::Impl {
   void RunChoice(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
     auto chosen = EvaluateChoices(state.choices, scope);
     if (!chosen.ok()) {
       FailState(frame, ErrorName(chosen.status()), Cause(frame, chosen.status()));
@@ -734,8 +737,8 @@ class Execution::Impl {
   void RunWait(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
     auto fail = [&](const std::string& detail) {
       FailState(frame, std::string(kStatesRuntime),
                 StateErrorCause(state.name, frame.entered_event_id, detail));
@@ -804,8 +807,8 @@ class Execution::Impl {
   }
 
   void FinishWait(Frame& frame) {
-    json::value context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
     json::object bindings;
     if (frame.state->assign) {
       auto assigned = EvaluateAssign(*frame.state->assign, scope);
@@ -851,8 +854,8 @@ class Execution::Impl {
   void ScheduleTask(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
     json::value parameters = frame.effective_input;
     if (state.parameters) {
       auto evaluated = EvaluateTemplate(*state.parameters, scope);
@@ -1072,8 +1075,8 @@ class Execution::Impl {
     if (!ComputeEffectiveInput(frame)) return;
     json::value input = frame.effective_input;
     if (state.parameters) {
-      json::value context = ContextFor(frame);
-      EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+      const json::value* context = ContextFor(frame);
+      EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
       auto evaluated = EvaluateTemplate(*state.parameters, scope);
       if (!evaluated.ok()) {
         FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
@@ -1090,8 +1093,8 @@ class Execution::Impl {
   void RunMap(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, &context);
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
     json::value items_value = frame.effective_input;
     if (state.items_path) {
       auto selected = EvaluatePathField(*state.items_path, "ItemsPath", scope);
@@ -1126,14 +1129,15 @@ class Execution::Impl {
         fan->inputs.push_back(items[i]);
         continue;
       }
-      json::value item_context = context;
+      // $$.Map.Item for this item, set on the shared context object (a Map always has one).
       json::object map;
       json::object item;
       item["Index"] = static_cast<int64_t>(i);
       item["Value"] = items[i];
       map["Item"] = std::move(item);
-      item_context.as_object()["Map"] = std::move(map);
-      EvaluationScope item_scope = ScopeFor(frame, &frame.effective_input, &item_context);
+      json::value* item_context = ContextFor(frame);
+      item_context->as_object()["Map"] = std::move(map);
+      EvaluationScope item_scope = ScopeFor(frame, &frame.effective_input, item_context);
       auto selected = EvaluateTemplate(*state.item_selector, item_scope);
       if (!selected.ok()) {
         FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
@@ -1478,6 +1482,7 @@ class Execution::Impl {
   std::string error_;
   std::string cause_;
   json::value execution_input_;
+  json::value context_;  // see ContextFor
   std::unique_ptr<Frame> top_;
   std::unordered_map<const State*, bool> uses_context_;  // StateUsesContext, cached
   std::deque<Frame*> runnable_;                        // frames with a transition to take
