@@ -201,7 +201,14 @@ struct State {
   std::optional<boost::json::value> item_batcher;
   std::optional<boost::json::value> result_writer;
   std::string label;
+
+  // Whether any field reads the context object "$$" (set by the parser; an interpreter builds
+  // $$ only for such states).
+  bool reads_context = false;
 };
+
+// Computes State::reads_context from the state's compiled fields.
+bool StateReadsContext(const State& state);
 
 // A scope of states: the top level, a Parallel branch, or a Map item processor.
 struct StateMachine {

@@ -198,85 +198,6 @@ struct Frame {
   std::unique_ptr<Fanout> fanout;    // while the current state is a Parallel or Map
 };
 
-bool PathUsesContext(const JsonPath* path) {
-  return path != nullptr && path->root() == JsonPath::Root::kContext;
-}
-
-bool CallUsesContext(const IntrinsicCall& call) {
-  for (const auto& arg : call.args) {
-    if (arg.is_path() && PathUsesContext(&arg.path())) return true;
-    if (arg.is_call() && CallUsesContext(arg.call())) return true;
-  }
-  return false;
-}
-
-bool TemplateUsesContext(const ValueTemplate* t) {
-  if (t == nullptr) return false;
-  switch (t->kind) {
-    case ValueTemplate::Kind::kLiteral:
-    case ValueTemplate::Kind::kJsonata:
-      return false;
-    case ValueTemplate::Kind::kPath:
-      return PathUsesContext(t->path.get());
-    case ValueTemplate::Kind::kIntrinsic:
-      return CallUsesContext(*t->intrinsic);
-    case ValueTemplate::Kind::kObject:
-      for (const auto& f : t->fields) {
-        if (TemplateUsesContext(&f.value)) return true;
-      }
-      return false;
-    case ValueTemplate::Kind::kArray:
-      for (const auto& i : t->items) {
-        if (TemplateUsesContext(&i)) return true;
-      }
-      return false;
-  }
-  return true;
-}
-
-bool RuleUsesContext(const ChoiceRule& rule) {
-  if (PathUsesContext(rule.variable.get()) || PathUsesContext(rule.operand_path.get())) {
-    return true;
-  }
-  if (rule.assign && TemplateUsesContext(&*rule.assign)) return true;
-  for (const auto& child : rule.children) {
-    if (RuleUsesContext(child)) return true;
-  }
-  return false;
-}
-
-template <typename T>
-const T* Ptr(const std::optional<T>& o) {
-  return o ? &*o : nullptr;
-}
-
-// Whether any field of `state` reads the context object "$$".
-bool StateUsesContext(const State& state) {
-  for (const JsonPath* p :
-       {state.input_path.get(), state.output_path.get(), state.result_path.path.get(),
-        state.items_path.get(), state.seconds.path.get(), state.timestamp.path.get(),
-        state.error.path.get(), state.cause.path.get(), state.timeout_seconds.path.get(),
-        state.heartbeat_seconds.path.get(), state.max_concurrency.path.get(),
-        state.tolerated_failure_count.path.get(), state.tolerated_failure_percentage.path.get()}) {
-    if (PathUsesContext(p)) return true;
-  }
-  for (const ValueTemplate* t :
-       {Ptr(state.parameters), Ptr(state.result_selector), Ptr(state.assign),
-        Ptr(state.credentials), Ptr(state.item_selector)}) {
-    if (TemplateUsesContext(t)) return true;
-  }
-  if (state.error.intrinsic && CallUsesContext(*state.error.intrinsic)) return true;
-  if (state.cause.intrinsic && CallUsesContext(*state.cause.intrinsic)) return true;
-  for (const auto& rule : state.choices) {
-    if (RuleUsesContext(rule)) return true;
-  }
-  for (const auto& c : state.catch_) {
-    if (c.assign && TemplateUsesContext(&*c.assign)) return true;
-  }
-  // A Map's ItemSelector reads $$.Map.Item: it always gets the context object.
-  return state.type == StateType::kMap;
-}
-
 class Execution::Impl {
  public:
   Impl(std::shared_ptr<const StateMachine> machine, ExecutionInfo info)
@@ -453,9 +374,7 @@ class Execution::Impl {
   // Execution and StateMachine parts are built once, State is refreshed on every call. The
   // pointer is valid until the next call.
   json::value* ContextFor(const Frame& frame) {
-    auto [it, inserted] = uses_context_.try_emplace(frame.state, false);
-    if (inserted) it->second = StateUsesContext(*frame.state);
-    if (!it->second) return nullptr;
+    if (!frame.state->reads_context) return nullptr;
     if (context_.is_null()) {
       json::object execution;
       execution["Id"] = info_.execution_arn;
@@ -1484,7 +1403,6 @@ class Execution::Impl {
   json::value execution_input_;
   json::value context_;  // see ContextFor
   std::unique_ptr<Frame> top_;
-  std::unordered_map<const State*, bool> uses_context_;  // StateUsesContext, cached
   std::deque<Frame*> runnable_;                        // frames with a transition to take
   std::unordered_map<uint64_t, Frame*> task_frames_;   // token -> frame waiting for it
   std::unordered_map<uint64_t, Frame*> timer_frames_;  // token -> frame waiting for it
