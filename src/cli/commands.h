@@ -15,6 +15,7 @@ inline constexpr int kExitFailure = 1;  // the command ran; the answer is "no" (
 inline constexpr int kExitUsage = 2;    // bad arguments, unreadable files
 
 void RegisterValidateCommand(CLI::App& app, int* exit_code);
+void RegisterRunCommand(CLI::App& app, int* exit_code);
 
 }  // namespace hpd::cli
 

@@ -14,11 +14,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Run 'hpdeploy COMMAND --help' for a command's options.\n"
-      "Exit codes: 0 success, 1 the command's answer is negative (e.g. a definition is "
-      "invalid), 2 usage or I/O error.");
+      "Exit codes: 0 success, 1 the command's answer is negative (a definition is invalid, an "
+      "execution FAILED), 2 usage or I/O error.");
 
   int exit_code = hpd::cli::kExitOk;
   hpd::cli::RegisterValidateCommand(app, &exit_code);
+  hpd::cli::RegisterRunCommand(app, &exit_code);
 
   try {
     app.parse(argc, argv);

@@ -1,11 +1,6 @@
 // hpdeploy validate: checks Amazon States Language definitions as ValidateStateMachineDefinition
 // does.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +11,7 @@
 #include "asl/parser.h"
 #include "asl/substitutions.h"
 #include "cli/commands.h"
+#include "cli/input_files.h"
 #include "common/json.h"
 #include "common/status.h"
 
@@ -28,39 +24,13 @@ struct ValidateOptions {
   std::string substitutions_file;
 };
 
-StatusOr<std::string> ReadInput(const std::string& path) {
-  if (path == "-") {
-    std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    if (std::cin.bad()) return DataLossError("cannot read standard input");
-    return text;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError("cannot open " + path + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return DataLossError("cannot read " + path);
-  return text.str();
-}
-
 int RunValidate(const ValidateOptions& options) {
   asl::Substitutions substitutions;
   const bool substitute = !options.substitutions_file.empty();
   if (substitute) {
-    auto text = ReadInput(options.substitutions_file);
-    if (!text.ok()) {
-      std::cerr << "hpdeploy validate: " << text.status().message() << "\n";
-      return kExitUsage;
-    }
-    auto doc = ParseJson(*text);
-    if (!doc.ok()) {
-      std::cerr << "hpdeploy validate: " << options.substitutions_file << ": "
-                << doc.status().message() << "\n";
-      return kExitUsage;
-    }
-    auto parsed = asl::SubstitutionsFromJson(*doc);
+    auto parsed = ReadSubstitutions(options.substitutions_file);
     if (!parsed.ok()) {
-      std::cerr << "hpdeploy validate: " << options.substitutions_file << ": "
-                << parsed.status().message() << "\n";
+      std::cerr << "hpdeploy validate: " << parsed.status().message() << "\n";
       return kExitUsage;
     }
     substitutions = std::move(parsed).value();
@@ -72,7 +42,7 @@ int RunValidate(const ValidateOptions& options) {
   bool io_error = false;
   for (const auto& file : options.files) {
     const std::string label = file == "-" ? "<stdin>" : file;
-    auto text = ReadInput(file);
+    auto text = ReadFileOrStdin(file);
     if (!text.ok()) {
       std::cerr << "hpdeploy validate: " << text.status().message() << "\n";
       io_error = true;

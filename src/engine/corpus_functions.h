@@ -18,6 +18,7 @@
 #ifndef HPD_ENGINE_CORPUS_FUNCTIONS_H_
 #define HPD_ENGINE_CORPUS_FUNCTIONS_H_
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -39,6 +40,17 @@ enum class CorpusBehaviour {
   kWait60Seconds,
   kReturnBytesString,
   kEcho,
+};
+
+// Every behaviour, in declaration order.
+inline constexpr std::array kAllCorpusBehaviours = {
+    CorpusBehaviour::kIdentity,
+    CorpusBehaviour::kRaiseException,
+    CorpusBehaviour::kRaiseCustomException,
+    CorpusBehaviour::kLargeOutput,
+    CorpusBehaviour::kWait60Seconds,
+    CorpusBehaviour::kReturnBytesString,
+    CorpusBehaviour::kEcho,
 };
 
 // 257 KiB: one KiB over Step Functions' 256 KiB payload limit.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,7 +15,11 @@ extern char** environ;
 
 namespace hpd::testing {
 
-ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string& stdin_text) {
+ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string& stdin_text,
+                         const std::function<void(pid_t)>& on_started) {
+  // A child may exit without reading all of its input; writing to it must then fail with EPIPE
+  // (stdin gets closed) rather than kill the test with SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
       pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -41,6 +46,8 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string
     close(err_pipe[0]);
     throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
   }
+
+  if (on_started) on_started(pid);
 
   ProcessResult result;
   size_t written = 0;

@@ -3,6 +3,9 @@
 #ifndef HPD_TESTS_SUPPORT_SUBPROCESS_H_
 #define HPD_TESTS_SUPPORT_SUBPROCESS_H_
 
+#include <sys/types.h>
+
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,8 +17,12 @@ struct ProcessResult {
   std::string err;
 };
 
-// Blocks until the process exits. argv[0] is the program path.
-ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+// Blocks until the process exits. argv[0] is the program path. Ignores SIGPIPE in the calling
+// process (input the child does not read is dropped). `on_started`, if set, runs with
+// the child's pid once it is spawned and before its output is read (to signal it, say); the
+// child's writes block meanwhile once a pipe (64 KiB) is full.
+ProcessResult RunProcess(const std::vector<std::string>& argv, const std::string& stdin_text = "",
+                         const std::function<void(pid_t)>& on_started = {});
 
 }  // namespace hpd::testing
 

@@ -1,11 +1,8 @@
 #include "asl_conformance/runner.h"
 
 #include <algorithm>
-#include <deque>
 #include <exception>
-#include <functional>
 #include <set>
-#include <unordered_map>
 #include <utility>
 
 #include <boost/json.hpp>
@@ -17,6 +14,7 @@
 #include "common/random.h"
 #include "common/rfc3339.h"
 #include "engine/corpus_functions.h"
+#include "engine/in_memory_executor.h"
 #include "engine/local_functions.h"
 
 namespace hpd::conformance {
@@ -25,124 +23,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kExpressExecutionId = "0b5e4f52-7a51-4c42-9f2e-6b3c1f0d2a77";
-
-// Carries out an Execution's Commands against a simulated clock and the local functions.
-//
-// Deliveries (TaskStarted, TaskCompleted, TimerFired) wait in a FIFO queue; every task of a
-// batch starts before any completes, as concurrently scheduled tasks would on AWS. Functions
-// with a run time complete on a clock timer, so a state's TimeoutSeconds can fire first.
-class Driver {
- public:
-  Driver(asl::Execution& execution, SimulatedClock& clock, engine::LocalFunctions& functions,
-         const RunIdentity& identity)
-      : execution_(execution), clock_(clock), functions_(functions), identity_(identity),
-        ids_(identity.random_seed ^ 0x5eed5eed5eed5eedull) {}
-
-  // Runs to the end; returns why it stopped early ("" when the execution finished).
-  std::string Run(const json::value& input, std::string input_text, bool stop_when_idle) {
-    Process(execution_.Start(input, std::move(input_text), clock_.WallNow()));
-    bool stopped = false;
-    while (!finished_) {
-      while (!pending_.empty() && !finished_) {
-        if (++steps_ > identity_.max_steps) return "step limit reached";
-        auto delivery = std::move(pending_.front());
-        pending_.pop_front();
-        Process(delivery());
-      }
-      if (finished_) break;
-      if (stop_when_idle && !stopped) {
-        stopped = true;
-        Process(execution_.Stop("", "", clock_.WallNow()));
-        continue;
-      }
-      const auto next = clock_.NextDeadline();
-      if (!next) return "stalled: nothing in flight and no timer armed";
-      if (*next - clock_.MonotonicNow() > identity_.horizon) {
-        return "stalled: next timer beyond the horizon, at " +
-               FormatRfc3339(clock_.WallNow() + (*next - clock_.MonotonicNow()));
-      }
-      clock_.AdvanceToNextTimer();
-    }
-    return "";
-  }
-
- private:
-  using Delivery = std::function<asl::Commands()>;
-
-  void Process(asl::Commands commands) {
-    if (commands.finished) finished_ = true;
-    for (uint64_t token : commands.cancel_timers) {
-      cancelled_timers_.insert(token);
-      if (auto it = timers_.find(token); it != timers_.end()) {
-        clock_.Cancel(it->second);
-        timers_.erase(it);
-      }
-    }
-    for (uint64_t token : commands.cancel_tasks) {
-      cancelled_tasks_.insert(token);
-      if (auto it = running_.find(token); it != running_.end()) {
-        clock_.Cancel(it->second);
-        running_.erase(it);
-      }
-    }
-    for (const asl::TimerRequest& timer : commands.arm_timers) {
-      const uint64_t token = timer.token;
-      timers_[token] = clock_.ScheduleAtWall(timer.deadline, [this, token] {
-        timers_.erase(token);
-        const WallTime now = clock_.WallNow();
-        pending_.push_back([this, token, now] {
-          if (cancelled_timers_.contains(token)) return asl::Commands{};
-          return execution_.TimerFired(token, now);
-        });
-      });
-    }
-    for (const asl::TaskInvocation& task : commands.run_tasks) {
-      const uint64_t token = task.token;
-      pending_.push_back([this, token] {
-        if (cancelled_tasks_.contains(token)) return asl::Commands{};
-        return execution_.TaskStarted(token, clock_.WallNow());
-      });
-    }
-    for (const asl::TaskInvocation& task : commands.run_tasks) {
-      const Duration run_time = functions_.RunTime(task);
-      if (run_time <= Duration::zero()) {
-        pending_.push_back([this, task] { return Complete(task); });
-      } else {
-        const uint64_t token = task.token;
-        running_[token] = clock_.ScheduleAfter(run_time, [this, task] {
-          running_.erase(task.token);
-          pending_.push_back([this, task] { return Complete(task); });
-        });
-      }
-    }
-  }
-
-  asl::Commands Complete(const asl::TaskInvocation& task) {
-    if (cancelled_tasks_.contains(task.token)) return {};
-    asl::TaskOutcome outcome;
-    if (engine::IsLambdaTask(task)) {
-      outcome = functions_.Invoke(task, ids_);
-    } else {
-      outcome.succeeded = false;
-      outcome.error = "States.TaskFailed";
-      outcome.cause = "asl-conformance has no local implementation of '" + task.resource + "'";
-    }
-    return execution_.TaskCompleted(task.token, outcome, clock_.WallNow());
-  }
-
-  asl::Execution& execution_;
-  SimulatedClock& clock_;
-  engine::LocalFunctions& functions_;
-  const RunIdentity& identity_;
-  SeededRandom ids_;
-  std::deque<Delivery> pending_;
-  std::unordered_map<uint64_t, TimerId> timers_;   // interpreter timer token -> clock timer
-  std::unordered_map<uint64_t, TimerId> running_;  // task token -> completion timer
-  std::set<uint64_t> cancelled_tasks_;   // results no longer wanted, even if already queued
-  std::set<uint64_t> cancelled_timers_;  // likewise for timers that fired before the cancel
-  bool finished_ = false;
-  size_t steps_ = 0;
-};
 
 // The input the test really sent: the corpus keeps run-time generated values (test_wait.*'s
 // start_at) as the snapshot's placeholder; regex_replacements hold the value seen at record
@@ -278,10 +158,17 @@ StatusOr<ExecutionRun> RunExecution(std::shared_ptr<const asl::StateMachine> mac
   info.random_seed = identity.random_seed;
 
   asl::Execution execution(std::move(machine), info);
-  Driver driver(execution, clock, functions, identity);
+  SeededRandom request_ids(identity.random_seed ^ 0x5eed5eed5eed5eedull);
+  engine::InMemoryExecutorOptions options;
+  options.max_steps = identity.max_steps;
+  options.horizon = identity.horizon;
+  options.stop_when_idle = stop_when_idle;
+  options.runner_name = "asl-conformance";
+  engine::InMemoryExecutor executor(clock, functions, request_ids, std::move(options));
   ExecutionRun run;
-  run.stop_reason = driver.Run(input, SerializeJson(input), stop_when_idle);
-  run.finished = run.stop_reason.empty();
+  const Status done = executor.RunToCompletion(execution, input, SerializeJson(input));
+  run.finished = done.ok();
+  run.stop_reason = std::string(done.message());
   run.status = std::string(asl::ExecutionStatusName(execution.status()));
   json::array events;
   for (const asl::HistoryEvent& event : execution.history()) {

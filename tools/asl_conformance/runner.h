@@ -1,6 +1,6 @@
-// Runs conformance cases in memory: asl::Execution under a SimulatedClock, Lambda tasks through
-// engine::LocalFunctions with the corpus's functions, then the history normalised (normalize.h)
-// and compared with what AWS recorded.
+// Runs conformance cases in memory: asl::Execution driven by engine::InMemoryExecutor under a
+// SimulatedClock, Lambda tasks through engine::LocalFunctions with the corpus's functions, then
+// the history normalised (normalize.h) and compared with what AWS recorded.
 #ifndef HPD_TOOLS_ASL_CONFORMANCE_RUNNER_H_
 #define HPD_TOOLS_ASL_CONFORMANCE_RUNNER_H_
 
@@ -48,12 +48,12 @@ struct ExecutionRun {
   boost::json::value history;  // {"events": [HistoryEventToJson...]}
   std::string status;          // asl::ExecutionStatusName
   bool finished = false;
-  std::string stop_reason;     // when !finished: why the driver stopped
+  std::string stop_reason;     // when !finished: why the executor stopped
   std::vector<std::string> map_run_arns;  // from MapRunStarted events, in order
 };
 
 // Runs `machine` on `input` to the end (or until it stalls, passes the horizon or the step
-// limit). With `stop_when_idle`, the driver calls Stop the first time nothing is left to do
+// limit). With `stop_when_idle`, the executor calls Stop the first time nothing is left to do
 // without advancing time (how a test's StopExecution lands). `lambda_functions` is a case's
 // "lambda_functions" (or null).
 StatusOr<ExecutionRun> RunExecution(std::shared_ptr<const asl::StateMachine> machine,

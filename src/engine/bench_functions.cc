@@ -1,0 +1,169 @@
+#include "engine/bench_functions.h"
+
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <boost/json.hpp>
+
+#include "common/json.h"
+
+namespace hpd::engine {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::array kBenchFunctions = {
+    LocalFunctionSummary{"flaky",
+                         "raises FlakyError twice per distinct event, then returns "
+                         "{ok: true, n, attempt: 3}"},
+    LocalFunctionSummary{"prepare", "returns {plan: \"plan-<cluster>-<region>\", nodes, ready}"},
+    LocalFunctionSummary{"run_task",
+                         "raises TaskLaunchError if failAt == \"run_task\", else returns "
+                         "{taskId, status: \"RUNNING\", plan, ignored}"},
+    LocalFunctionSummary{"validate",
+                         "raises ValidationError if failAt == \"validate\", else returns "
+                         "{healthy: true, checkedNodes, taskId}"},
+    LocalFunctionSummary{"persist",
+                         "returns {persisted: true, key: \"<cluster>/<taskId>\", healthy}"},
+    LocalFunctionSummary{"cleanup", "returns {cleaned: true, cluster}"},
+    LocalFunctionSummary{"record_failure", "returns {recorded: true, cluster, error}"},
+};
+
+Status Raise(std::string type, std::string message) {
+  Status status = UnknownError(std::move(message));
+  status.SetErrorName(std::move(type));
+  return status;
+}
+
+const json::value* Member(const json::value& event, std::string_view key) {
+  const json::object* object = event.if_object();
+  return object == nullptr ? nullptr : object->if_contains(key);
+}
+
+// A member as a JavaScript template literal renders it.
+std::string Text(const json::value& event, std::string_view key) {
+  const json::value* value = Member(event, key);
+  if (value == nullptr) return "undefined";
+  if (const json::string* s = value->if_string()) return std::string(*s);
+  return SerializeJson(*value);
+}
+
+// Copies event[key] into out[as] when present (JSON.stringify drops undefined members).
+void CopyMember(const json::value& event, std::string_view key, json::object& out,
+                std::string_view as) {
+  if (const json::value* value = Member(event, key)) out[as] = *value;
+}
+
+bool FailAt(const json::value& event, std::string_view step) {
+  const json::value* value = Member(event, "failAt");
+  return value != nullptr && value->is_string() && value->get_string() == step;
+}
+
+// Attempts per distinct event since its last success. Shared by the copies of the handler.
+class FlakyCounter {
+ public:
+  StatusOr<json::value> operator()(const json::value& event, const LambdaContext&) {
+    const std::string key = SerializeJson(event);
+    int attempt = 0;
+    {
+      std::lock_guard lock(mu_);
+      attempt = ++attempts_[key];
+      if (attempt >= kSucceedsOnAttempt) attempts_.erase(key);
+    }
+    if (attempt < kSucceedsOnAttempt) {
+      return Raise("FlakyError", "attempt " + std::to_string(attempt) + " failed");
+    }
+    json::object out;
+    out["ok"] = true;
+    CopyMember(event, "n", out, "n");
+    out["attempt"] = attempt;
+    return json::value(std::move(out));
+  }
+
+ private:
+  static constexpr int kSucceedsOnAttempt = 3;
+  std::mutex mu_;
+  std::map<std::string, int> attempts_;  // guarded by mu_
+};
+
+StatusOr<json::value> Prepare(const json::value& event, const LambdaContext&) {
+  json::object out;
+  out["plan"] = "plan-" + Text(event, "cluster") + "-" + Text(event, "region");
+  CopyMember(event, "nodes", out, "nodes");
+  out["ready"] = true;
+  return json::value(std::move(out));
+}
+
+StatusOr<json::value> RunTask(const json::value& event, const LambdaContext&) {
+  if (FailAt(event, "run_task")) return Raise("TaskLaunchError", "could not start task");
+  json::object out;
+  out["taskId"] = "task-" + Text(event, "cluster") + "-0001";
+  out["status"] = "RUNNING";
+  CopyMember(event, "plan", out, "plan");
+  out["ignored"] = json::array{1, 2, 3};
+  return json::value(std::move(out));
+}
+
+StatusOr<json::value> Validate(const json::value& event, const LambdaContext&) {
+  if (FailAt(event, "validate")) {
+    return Raise("ValidationError", "health check failed on " + Text(event, "taskId"));
+  }
+  json::object out;
+  out["healthy"] = true;
+  CopyMember(event, "nodes", out, "checkedNodes");
+  CopyMember(event, "taskId", out, "taskId");
+  return json::value(std::move(out));
+}
+
+StatusOr<json::value> Persist(const json::value& event, const LambdaContext&) {
+  json::object out;
+  out["persisted"] = true;
+  out["key"] = Text(event, "cluster") + "/" + Text(event, "taskId");
+  CopyMember(event, "healthy", out, "healthy");
+  return json::value(std::move(out));
+}
+
+StatusOr<json::value> Cleanup(const json::value& event, const LambdaContext&) {
+  json::object out;
+  out["cleaned"] = true;
+  CopyMember(event, "cluster", out, "cluster");
+  return json::value(std::move(out));
+}
+
+StatusOr<json::value> RecordFailure(const json::value& event, const LambdaContext&) {
+  json::object out;
+  out["recorded"] = true;
+  CopyMember(event, "cluster", out, "cluster");
+  CopyMember(event, "error", out, "error");
+  return json::value(std::move(out));
+}
+
+}  // namespace
+
+std::span<const LocalFunctionSummary> BenchFunctions() { return kBenchFunctions; }
+
+Status RegisterBenchFunctions(LocalFunctions& functions) {
+  auto flaky = std::make_shared<FlakyCounter>();
+  const std::pair<std::string_view, LambdaHandler> handlers[] = {
+      {"flaky", [flaky](const json::value& event,
+                        const LambdaContext& context) { return (*flaky)(event, context); }},
+      {"prepare", Prepare},
+      {"run_task", RunTask},
+      {"validate", Validate},
+      {"persist", Persist},
+      {"cleanup", Cleanup},
+      {"record_failure", RecordFailure},
+  };
+  static_assert(std::extent_v<decltype(handlers)> == kBenchFunctions.size());
+  for (const auto& [name, handler] : handlers) {
+    HPD_RETURN_IF_ERROR(functions.Register(std::string(name), handler));
+  }
+  return Status::Ok();
+}
+
+}  // namespace hpd::engine

@@ -1,0 +1,294 @@
+#include "engine/in_memory_executor.h"
+
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include <boost/json/value.hpp>
+
+#include "common/rfc3339.h"
+
+namespace hpd::engine {
+namespace {
+
+// Longest real delay the executor arms: a Wait until 2200 at time scale 1 must not overflow
+// MonotonicNow() + delay. Nobody waits a century for a local run.
+constexpr Duration kLongestRealDelay = std::chrono::hours(24 * 365 * 100);
+
+struct Delivery {
+  enum class Kind { kTaskStarted, kTaskCompleted, kTimerFired };
+  Kind kind = Kind::kTaskStarted;
+  uint64_t token = 0;
+  // kTimerFired on a simulated clock: the instant the timer fired (its deadline). A real clock's
+  // deliveries take the wall time at which they are delivered, so that history timestamps never
+  // go backwards.
+  std::optional<WallTime> fired_at;
+  asl::TaskInvocation task;  // kTaskCompleted
+};
+
+}  // namespace
+
+// The mailbox between clock callbacks (any thread), RequestStop (any thread) and the executor's
+// loop. Deliveries carry the generation of the run that asked for them; a late callback of an
+// earlier run finds another generation and is dropped.
+struct InMemoryExecutor::Inbox {
+  void Push(uint64_t run, Delivery delivery) {
+    {
+      std::lock_guard lock(mu);
+      if (run != generation) return;
+      queue.push_back(std::move(delivery));
+    }
+    ready.notify_one();
+  }
+
+  std::mutex mu;
+  std::condition_variable ready;  // a delivery arrived or a stop was requested
+  std::deque<Delivery> queue;     // guarded by mu
+  uint64_t generation = 0;        // guarded by mu; the run in progress, 0 when none
+  uint64_t runs = 0;              // guarded by mu
+  bool stop_requested = false;    // guarded by mu
+  std::string stop_error;         // guarded by mu
+  std::string stop_cause;         // guarded by mu
+};
+
+// One RunToCompletion: the bookkeeping between the interpreter's tokens and the clock's timers.
+class InMemoryExecutor::Run {
+ public:
+  Run(InMemoryExecutor& executor, asl::Execution& execution)
+      : executor_(executor), execution_(execution), inbox_(*executor.inbox_) {
+    std::lock_guard lock(inbox_.mu);
+    generation_ = ++inbox_.runs;
+    inbox_.generation = generation_;
+    inbox_.queue.clear();
+  }
+
+  ~Run() {
+    for (const auto& [token, id] : timers_) executor_.clock_.Cancel(id);
+    for (const auto& [token, id] : running_) executor_.clock_.Cancel(id);
+    std::lock_guard lock(inbox_.mu);
+    inbox_.generation = 0;
+    inbox_.queue.clear();
+  }
+
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  Status ToCompletion(const boost::json::value& input, std::string input_text,
+                      std::optional<WallTime> start_time) {
+    const WallTime start = start_time.value_or(Now());
+    Process(execution_.Start(input, std::move(input_text), start), start);
+    const InMemoryExecutorOptions& options = executor_.options_;
+    bool stopped_when_idle = false;
+    while (!finished_) {
+      std::optional<Delivery> delivery;
+      std::optional<std::pair<std::string, std::string>> stop;
+      {
+        std::lock_guard lock(inbox_.mu);
+        if (inbox_.stop_requested) {
+          inbox_.stop_requested = false;
+          stop.emplace(std::move(inbox_.stop_error), std::move(inbox_.stop_cause));
+        } else if (!inbox_.queue.empty()) {
+          delivery = std::move(inbox_.queue.front());
+          inbox_.queue.pop_front();
+        }
+      }
+      if (stop) {
+        const WallTime now = Now();
+        Process(execution_.Stop(std::move(stop->first), std::move(stop->second), now), now);
+        continue;
+      }
+      if (delivery) {
+        if (options.max_steps != 0 && ++steps_ > options.max_steps) {
+          return ResourceExhaustedError("step limit reached");
+        }
+        Deliver(std::move(*delivery));
+        continue;
+      }
+      // Nothing to deliver without time passing.
+      if (options.stop_when_idle && !stopped_when_idle) {
+        stopped_when_idle = true;
+        const WallTime now = Now();
+        Process(execution_.Stop("", "", now), now);
+        continue;
+      }
+      if (SimulatedClock* clock = executor_.simulated_) {
+        const auto next = clock->NextDeadline();
+        if (!next) return FailedPreconditionError("stalled: nothing in flight and no timer armed");
+        if (options.horizon && *next - clock->MonotonicNow() > *options.horizon) {
+          return FailedPreconditionError(
+              "stalled: next timer beyond the horizon, at " +
+              FormatRfc3339(clock->WallNow() + (*next - clock->MonotonicNow())));
+        }
+        clock->AdvanceToNextTimer();
+        continue;
+      }
+      if (timers_.empty() && running_.empty()) {
+        return FailedPreconditionError("stalled: nothing in flight and no timer armed");
+      }
+      std::unique_lock lock(inbox_.mu);
+      inbox_.ready.wait(lock, [this] { return inbox_.stop_requested || !inbox_.queue.empty(); });
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // Carries out `commands`, which the interpreter returned for a call made at `now`.
+  void Process(asl::Commands commands, WallTime now) {
+    if (commands.finished) finished_ = true;
+    Clock& clock = executor_.clock_;
+    for (uint64_t token : commands.cancel_timers) {
+      cancelled_timers_.insert(token);
+      if (auto it = timers_.find(token); it != timers_.end()) {
+        clock.Cancel(it->second);
+        timers_.erase(it);
+      }
+    }
+    for (uint64_t token : commands.cancel_tasks) {
+      cancelled_tasks_.insert(token);
+      if (auto it = running_.find(token); it != running_.end()) {
+        clock.Cancel(it->second);
+        running_.erase(it);
+      }
+    }
+    for (const asl::TimerRequest& timer : commands.arm_timers) {
+      if (SimulatedClock* simulated = executor_.simulated_) {
+        timers_[timer.token] = clock.ScheduleAtWall(timer.deadline, [inbox = executor_.inbox_,
+                                                                     run = generation_,
+                                                                     token = timer.token,
+                                                                     simulated] {
+          inbox->Push(run, Delivery{Delivery::Kind::kTimerFired, token, simulated->WallNow(), {}});
+        });
+      } else {
+        timers_[timer.token] = clock.ScheduleAfter(
+            Scaled(timer.deadline - now),
+            [inbox = executor_.inbox_, run = generation_, token = timer.token] {
+              inbox->Push(run, Delivery{Delivery::Kind::kTimerFired, token, std::nullopt, {}});
+            });
+      }
+    }
+    for (const asl::TaskInvocation& task : commands.run_tasks) {
+      inbox_.Push(generation_,
+                  Delivery{Delivery::Kind::kTaskStarted, task.token, std::nullopt, {}});
+    }
+    for (asl::TaskInvocation& task : commands.run_tasks) {
+      const uint64_t token = task.token;
+      Duration run_time = executor_.functions_.RunTime(task);
+      if (executor_.simulated_ == nullptr) run_time = Scaled(run_time);
+      Delivery completion{Delivery::Kind::kTaskCompleted, token, std::nullopt, std::move(task)};
+      if (run_time <= Duration::zero()) {
+        inbox_.Push(generation_, std::move(completion));
+      } else {
+        running_[token] =
+            clock.ScheduleAfter(run_time, [inbox = executor_.inbox_, run = generation_,
+                                           completion = std::move(completion)]() mutable {
+              inbox->Push(run, std::move(completion));
+            });
+      }
+    }
+  }
+
+  void Deliver(Delivery delivery) {
+    switch (delivery.kind) {
+      case Delivery::Kind::kTaskStarted: {
+        if (cancelled_tasks_.contains(delivery.token)) return;
+        const WallTime now = Now();
+        Process(execution_.TaskStarted(delivery.token, now), now);
+        return;
+      }
+      case Delivery::Kind::kTaskCompleted: {
+        running_.erase(delivery.token);
+        if (cancelled_tasks_.contains(delivery.token)) return;
+        const asl::TaskOutcome outcome = Invoke(delivery.task);
+        const WallTime now = Now();
+        Process(execution_.TaskCompleted(delivery.token, outcome, now), now);
+        return;
+      }
+      case Delivery::Kind::kTimerFired: {
+        timers_.erase(delivery.token);
+        if (cancelled_timers_.contains(delivery.token)) return;
+        const WallTime now = delivery.fired_at.value_or(Now());
+        Process(execution_.TimerFired(delivery.token, now), now);
+        return;
+      }
+    }
+  }
+
+  // The time of what happens now. A simulated clock's reading as it is (deterministic); a real
+  // clock's to the millisecond, the precision of Step Functions' history timestamps.
+  WallTime Now() const {
+    const WallTime now = executor_.clock_.WallNow();
+    if (executor_.simulated_ != nullptr) return now;
+    return std::chrono::floor<std::chrono::milliseconds>(now);
+  }
+
+  asl::TaskOutcome Invoke(const asl::TaskInvocation& task) {
+    if (IsLambdaTask(task)) return executor_.functions_.Invoke(task, executor_.request_ids_);
+    asl::TaskOutcome outcome;
+    outcome.succeeded = false;
+    outcome.error = "States.TaskFailed";
+    outcome.cause =
+        executor_.options_.runner_name + " has no local implementation of '" + task.resource + "'";
+    return outcome;
+  }
+
+  Duration Scaled(Duration delay) const {
+    if (delay <= Duration::zero()) return Duration::zero();
+    const double scaled = static_cast<double>(delay.count()) * executor_.options_.time_scale;
+    if (!(scaled < static_cast<double>(kLongestRealDelay.count()))) return kLongestRealDelay;
+    return Duration(static_cast<Duration::rep>(std::llround(scaled)));
+  }
+
+  InMemoryExecutor& executor_;
+  asl::Execution& execution_;
+  Inbox& inbox_;
+  uint64_t generation_ = 0;
+  std::unordered_map<uint64_t, TimerId> timers_;   // interpreter timer token -> clock timer
+  std::unordered_map<uint64_t, TimerId> running_;  // task token -> completion timer
+  std::set<uint64_t> cancelled_tasks_;   // results no longer wanted, even if already queued
+  std::set<uint64_t> cancelled_timers_;  // likewise for timers that fired before the cancel
+  bool finished_ = false;
+  size_t steps_ = 0;
+};
+
+InMemoryExecutor::InMemoryExecutor(SimulatedClock& clock, const LocalFunctions& functions,
+                                   RandomSource& request_ids, InMemoryExecutorOptions options)
+    : clock_(clock),
+      simulated_(&clock),
+      functions_(functions),
+      request_ids_(request_ids),
+      options_(std::move(options)),
+      inbox_(std::make_shared<Inbox>()) {}
+
+InMemoryExecutor::InMemoryExecutor(Clock& clock, const LocalFunctions& functions,
+                                   RandomSource& request_ids, InMemoryExecutorOptions options)
+    : clock_(clock),
+      simulated_(nullptr),
+      functions_(functions),
+      request_ids_(request_ids),
+      options_(std::move(options)),
+      inbox_(std::make_shared<Inbox>()) {}
+
+InMemoryExecutor::~InMemoryExecutor() = default;
+
+Status InMemoryExecutor::RunToCompletion(asl::Execution& execution, const boost::json::value& input,
+                                         std::string input_text,
+                                         std::optional<WallTime> start_time) {
+  Run run(*this, execution);
+  return run.ToCompletion(input, std::move(input_text), start_time);
+}
+
+void InMemoryExecutor::RequestStop(std::string error, std::string cause) {
+  {
+    std::lock_guard lock(inbox_->mu);
+    inbox_->stop_requested = true;
+    inbox_->stop_error = std::move(error);
+    inbox_->stop_cause = std::move(cause);
+  }
+  inbox_->ready.notify_all();
+}
+
+}  // namespace hpd::engine
