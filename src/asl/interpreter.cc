@@ -33,6 +33,11 @@ constexpr std::string_view kStatesDataLimitExceeded = "States.DataLimitExceeded"
 // The longest wait AWS accepts (2^31 - 1 seconds, about 24,855 days): the corpus records 24,855
 // days accepted and 24,856 refused with "Wait state delay is too long.".
 constexpr int64_t kMaxWaitSeconds = 2147483647;
+// Step Functions quota: a Standard execution's history holds at most 25,000 events; reaching it
+// fails the execution. (AWS's exact cause text is not in the corpus; this one says what happened.)
+constexpr size_t kMaxHistoryEvents = 25000;
+constexpr std::string_view kHistoryLimitCause =
+    "The execution reached the maximum number of history events (25000).";
 
 json::object TruncatedFalse() {
   json::object o;
@@ -316,6 +321,33 @@ class Execution::Impl {
   // -- events ------------------------------------------------------------------------------
 
   int64_t Append(int64_t previous, HistoryEventType type, json::object details) {
+    // Once the execution has ended (e.g. by reaching the history limit) nothing more is
+    // recorded, whatever the unwinding code still tries to emit.
+    if (status_ != ExecutionStatus::kRunning) return previous;
+    if (history_.size() + 1 >= kMaxHistoryEvents && !IsExecutionEnd(type)) {
+      // The 25,000th event is the execution's failure (Step Functions quota).
+      json::object failed;
+      failed["cause"] = kHistoryLimitCause;
+      failed["error"] = kStatesRuntime;
+      RecordEvent(previous, HistoryEventType::kExecutionFailed, std::move(failed));
+      status_ = ExecutionStatus::kFailed;
+      error_ = std::string(kStatesRuntime);
+      cause_ = std::string(kHistoryLimitCause);
+      if (top_) CancelFrame(*top_);
+      runnable_.clear();
+      return history_.back().id;
+    }
+    return RecordEvent(previous, type, std::move(details));
+  }
+
+  static bool IsExecutionEnd(HistoryEventType type) {
+    return type == HistoryEventType::kExecutionSucceeded ||
+           type == HistoryEventType::kExecutionFailed ||
+           type == HistoryEventType::kExecutionAborted ||
+           type == HistoryEventType::kExecutionTimedOut;
+  }
+
+  int64_t RecordEvent(int64_t previous, HistoryEventType type, json::object details) {
     HistoryEvent event;
     event.id = static_cast<int64_t>(history_.size()) + 1;
     event.previous_event_id = previous;
@@ -349,6 +381,12 @@ class Execution::Impl {
       Frame* frame = runnable_.front();
       runnable_.pop_front();
       while (status_ == ExecutionStatus::kRunning && frame->pending_next != nullptr) {
+        if (frame->silent && static_cast<size_t>(frame->silent_events) >= kMaxHistoryEvents) {
+          // A distributed Map's child execution has its own history and its own limit.
+          frame->pending_next = nullptr;
+          FailFrame(*frame, std::string(kStatesRuntime), std::string(kHistoryLimitCause));
+          break;
+        }
         const std::string& next = *frame->pending_next;
         frame->pending_next = nullptr;
         EnterState(*frame, next, std::move(frame->pending_input));

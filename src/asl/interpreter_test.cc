@@ -317,3 +317,31 @@ TEST(InterpreterFanoutTest, ThousandIterationsAndNestedParallel) {
 
 }  // namespace
 }  // namespace hpd::asl
+
+namespace hpd::asl {
+namespace {
+
+TEST(InterpreterLimitsTest, AnEndlessLoopFailsAtTheHistoryLimit) {
+  Driver d(R"J({"StartAt":"A","States":{
+      "A":{"Type":"Pass","Next":"B"},
+      "B":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"C"}],"Default":"A"},
+      "C":{"Type":"Succeed"}}})J");
+  Execution& e = d.Run("{}");
+  EXPECT_EQ(e.status(), ExecutionStatus::kFailed);
+  EXPECT_EQ(e.error(), "States.Runtime");
+  EXPECT_THAT(e.cause(), HasSubstr("maximum number of history events (25000)"));
+  ASSERT_EQ(e.history().size(), 25000u);
+  EXPECT_EQ(HistoryEventTypeName(e.history().back().type), "ExecutionFailed");
+}
+
+TEST(InterpreterLimitsTest, ALoopWithWaitsFailsAtTheHistoryLimitToo) {
+  Driver d(R"J({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":1,"Next":"C"},
+      "C":{"Type":"Choice","Choices":[{"Variable":"$.stop","IsPresent":true,"Next":"E"}],"Default":"W"},
+      "E":{"Type":"Succeed"}}})J");
+  Execution& e = d.Run("{}");
+  EXPECT_EQ(e.status(), ExecutionStatus::kFailed);
+  EXPECT_EQ(e.history().size(), 25000u);
+}
+
+}  // namespace
+}  // namespace hpd::asl
