@@ -181,6 +181,7 @@ struct Options {
   std::string json_path;
   bool child = false;
   std::string once;
+  int64_t repeat = 0;  // --repeat N: run exactly N executions and report RSS as they go
 };
 
 std::optional<std::string> ReadFile(const std::filesystem::path& path) {
@@ -280,6 +281,20 @@ class WorkloadRun {
     }
     if (out != nullptr) *out = std::move(execution);
     return "";
+  }
+
+  // --repeat: N checked executions in a row; prints resident memory at fixed points so that
+  // growth (a leak) shows. Build with -DHPD_SANITIZE=ON to have LeakSanitizer check at exit.
+  int Repeat(int64_t n) {
+    if (std::string e = Verify(); !e.empty()) return Fail(e);
+    std::printf("%s: %lld executions; VmRSS MiB after each tenth:", w_.name.c_str(),
+                static_cast<long long>(n));
+    for (int64_t i = 1; i <= n; ++i) {
+      if (std::string e = RunOnce(); !e.empty()) return Fail(e);
+      if (i % std::max<int64_t>(1, n / 10) == 0) std::printf(" %.1f", ProcStatusMiB("VmRSS:"));
+    }
+    std::printf("\n%s: peak (VmHWM) %.1f MiB\n", w_.name.c_str(), ProcStatusMiB("VmHWM:"));
+    return 0;
   }
 
   // The checked run: result, StateEntered events, Lambda invocations (flaky's attempts).
@@ -529,6 +544,7 @@ int Usage() {
   std::cerr << "usage: engine_bench [--workloads DIR] [--target-s T] [--warmup-s W] "
                "[--only a,b,...] [--json FILE]\n"
                "       engine_bench --once NAME [--workloads DIR]\n"
+               "       engine_bench --repeat N --only NAME [--workloads DIR]\n"
                "workloads: pass_chain_1000 choice_loop map_1000 parallel_fanout retry_catch "
                "retry_catch_spec hyperpod_like hyperpod_like_fail\n";
   return 2;
@@ -562,6 +578,8 @@ int main(int argc, char** argv) {
         opt.child = true;
       else if (a == "--once")
         opt.once = value();
+      else if (a == "--repeat")
+        opt.repeat = std::stoll(value());
       else
         return Usage();
     } catch (const std::exception&) {
@@ -585,6 +603,12 @@ int main(int argc, char** argv) {
     return nullptr;
   };
 
+  if (opt.repeat > 0) {
+    if (opt.only.size() != 1 || find(opt.only[0]) == nullptr) return Usage();
+    WorkloadRun run(*find(opt.only[0]), opt);
+    if (std::string e = run.Load(); !e.empty()) return run.Fail(e);
+    return run.Repeat(opt.repeat);
+  }
   if (!opt.once.empty() || opt.child) {
     const std::string name =
         !opt.once.empty() ? opt.once : (opt.only.size() == 1 ? opt.only[0] : "");
