@@ -27,6 +27,7 @@ test: setup build
 
 bench: setup build
 	$(BUILD_DIR)/bin/validate_bench --hpdeploy $(BUILD_DIR)/bin/hpdeploy
+	$(BUILD_DIR)/bin/engine_bench
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
