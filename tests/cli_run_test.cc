@@ -399,10 +399,19 @@ TEST_F(CliRunWorkloadTest, PassChain1000) {
 
 TEST_F(CliRunWorkloadTest, ChoiceLoop) {
   HPD_SKIP_WITHOUT_CORPUS(testing::BenchWorkloadsDir());
-  Run run = RunWorkload("choice_loop", "choice_loop.input.json");
+  // 40,008 events: only an EXPRESS execution may record that many.
+  Run run = RunWorkload("choice_loop", "choice_loop.input.json", {"--type", "EXPRESS"});
   ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
   EXPECT_EQ(run.output.at("i"), 10000);
   EXPECT_EQ(run.states_entered, 20003u);
+}
+
+TEST_F(CliRunWorkloadTest, ChoiceLoopAsStandardStopsAtTheHistoryLimit) {
+  HPD_SKIP_WITHOUT_CORPUS(testing::BenchWorkloadsDir());
+  Run run = RunWorkload("choice_loop", "choice_loop.input.json");
+  EXPECT_EQ(run.process.exit_code, 1);
+  EXPECT_THAT(run.process.err, ::testing::HasSubstr("States.Runtime"));
+  EXPECT_THAT(run.process.err, ::testing::HasSubstr("maximum number of history events (25000)"));
 }
 
 TEST_F(CliRunWorkloadTest, Map1000) {

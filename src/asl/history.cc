@@ -45,8 +45,15 @@ boost::json::object HistoryEventToJson(const HistoryEvent& event) {
   out["id"] = event.id;
   out["previousEventId"] = event.previous_event_id;
   std::string_view key = HistoryEventDetailsKey(event.type);
-  if (!key.empty()) out[key] = event.details;
+  if (!key.empty()) out[key] = HistoryEventDetails(event);
   return out;
+}
+
+boost::json::object HistoryEventDetails(const HistoryEvent& event) {
+  if (event.details.empty()) return {};
+  // Written by the interpreter as valid JSON; a parse failure would be a programmer error.
+  boost::json::value parsed = boost::json::parse(event.details);
+  return parsed.is_object() ? std::move(parsed.as_object()) : boost::json::object();
 }
 
 }  // namespace hpd::asl

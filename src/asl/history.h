@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/json/object.hpp>
@@ -108,13 +109,17 @@ struct HistoryEvent {
   int64_t previous_event_id = 0;  // 0 when there is none
   WallTime timestamp{};
   HistoryEventType type = HistoryEventType::kExecutionStarted;
-  boost::json::object details;    // members of the `<kind>EventDetails` object
+  // The `<kind>EventDetails` object as compact JSON text; empty for types without details.
+  std::string details;
 };
 
 // {"timestamp": <epoch seconds, fractional>, "type", "id", "previousEventId",
 //  "<detailsKey>": {...}} as GetExecutionHistory returns it (JSON 1.0 protocol: timestamps are
 // epoch seconds as numbers).
 boost::json::object HistoryEventToJson(const HistoryEvent& event);
+
+// The details object, parsed ({} when the event has none).
+boost::json::object HistoryEventDetails(const HistoryEvent& event);
 
 }  // namespace hpd::asl
 

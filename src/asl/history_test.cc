@@ -41,8 +41,7 @@ TEST(HistoryEventTest, ToJsonHasTheApiShape) {
   e.previous_event_id = 2;
   e.type = HistoryEventType::kPassStateExited;
   e.timestamp = WallTime(std::chrono::milliseconds(1700000000123));
-  e.details["name"] = "A";
-  e.details["output"] = "{}";
+  e.details = R"({"name":"A","output":"{}"})";
   auto json = HistoryEventToJson(e);
   EXPECT_EQ(json.at("type").as_string(), "PassStateExited");
   EXPECT_EQ(json.at("id").as_int64(), 3);

@@ -39,11 +39,58 @@ constexpr size_t kMaxHistoryEvents = 25000;
 constexpr std::string_view kHistoryLimitCause =
     "The execution reached the maximum number of history events (25000).";
 
-json::object TruncatedFalse() {
-  json::object o;
-  o["truncated"] = false;
-  return o;
-}
+// The `<kind>EventDetails` object of one history event, written straight to compact JSON text
+// (cheaper than building a json::object per event). Keys are literals; values are escaped.
+class Details {
+ public:
+  Details& Add(std::string_view key, std::string_view value) {
+    Key(key);
+    AppendJsonString(value, &text_);
+    return *this;
+  }
+  Details& Add(std::string_view key, const std::string& value) {
+    return Add(key, std::string_view(value));
+  }
+  Details& Add(std::string_view key, const char* value) { return Add(key, std::string_view(value)); }
+  Details& Add(std::string_view key, int64_t value) {
+    Key(key);
+    text_ += std::to_string(value);
+    return *this;
+  }
+  // A member whose value is already JSON text.
+  Details& Raw(std::string_view key, std::string_view json) {
+    Key(key);
+    text_ += json;
+    return *this;
+  }
+  // {"truncated": false}: payloads are never truncated here.
+  Details& NotTruncated(std::string_view key) {
+    Key(key);
+    text_ += R"({"truncated":false})";
+    return *this;
+  }
+  // Copies another builder's members (e.g. resource/resourceType of a service task).
+  Details& Merge(const Details& other) {
+    if (other.text_.size() > 1) {
+      if (text_.size() > 1) text_ += ',';
+      text_.append(other.text_, 1);
+    }
+    return *this;
+  }
+  std::string Take() && {
+    text_ += '}';
+    return std::move(text_);
+  }
+
+ private:
+  void Key(std::string_view key) {
+    if (text_.size() > 1) text_ += ',';
+    text_ += '"';
+    text_ += key;
+    text_ += "\":";
+  }
+  std::string text_ = "{";
+};
 
 HistoryEventType EnteredType(StateType type) {
   switch (type) {
@@ -213,10 +260,10 @@ class Execution::Impl {
     out_ = &out;
     now_ = now;
     execution_input_ = input;
-    json::object details;
-    details["input"] = input_text;
-    details["inputDetails"] = TruncatedFalse();
-    details["roleArn"] = info_.role_arn;
+    Details details;
+    details.Add("input", input_text);
+    details.NotTruncated("inputDetails");
+    details.Add("roleArn", info_.role_arn);
     Append(0, HistoryEventType::kExecutionStarted, std::move(details));
 
     top_ = std::make_unique<Frame>();
@@ -236,7 +283,7 @@ class Execution::Impl {
     Frame* frame = FrameForTask(token);
     if (frame != nullptr) {
       if (frame->resource.kind == TaskKind::kLambdaFunction) {
-        Emit(*frame, HistoryEventType::kLambdaFunctionStarted, {});
+        Emit(*frame, HistoryEventType::kLambdaFunctionStarted);
       } else {
         Emit(*frame, HistoryEventType::kTaskStarted, ServiceDetails(*frame));
       }
@@ -299,9 +346,9 @@ class Execution::Impl {
     now_ = now;
     if (status_ == ExecutionStatus::kRunning) {
       if (top_) CancelFrame(*top_);
-      json::object details;
-      if (!error.empty()) details["error"] = error;
-      if (!cause.empty()) details["cause"] = cause;
+      Details details;
+      if (!error.empty()) details.Add("error", error);
+      if (!cause.empty()) details.Add("cause", cause);
       Append(0, HistoryEventType::kExecutionAborted,
              std::move(details));
       status_ = ExecutionStatus::kAborted;
@@ -320,15 +367,15 @@ class Execution::Impl {
  private:
   // -- events ------------------------------------------------------------------------------
 
-  int64_t Append(int64_t previous, HistoryEventType type, json::object details) {
+  int64_t Append(int64_t previous, HistoryEventType type, Details details = {}) {
     // Once the execution has ended (e.g. by reaching the history limit) nothing more is
     // recorded, whatever the unwinding code still tries to emit.
     if (status_ != ExecutionStatus::kRunning) return previous;
-    if (history_.size() + 1 >= kMaxHistoryEvents && !IsExecutionEnd(type)) {
+    if (!info_.express && history_.size() + 1 >= kMaxHistoryEvents && !IsExecutionEnd(type)) {
       // The 25,000th event is the execution's failure (Step Functions quota).
-      json::object failed;
-      failed["cause"] = kHistoryLimitCause;
-      failed["error"] = kStatesRuntime;
+      Details failed;
+      failed.Add("cause", kHistoryLimitCause);
+      failed.Add("error", kStatesRuntime);
       RecordEvent(previous, HistoryEventType::kExecutionFailed, std::move(failed));
       status_ = ExecutionStatus::kFailed;
       error_ = std::string(kStatesRuntime);
@@ -347,18 +394,18 @@ class Execution::Impl {
            type == HistoryEventType::kExecutionTimedOut;
   }
 
-  int64_t RecordEvent(int64_t previous, HistoryEventType type, json::object details) {
+  int64_t RecordEvent(int64_t previous, HistoryEventType type, Details details) {
     HistoryEvent event;
     event.id = static_cast<int64_t>(history_.size()) + 1;
     event.previous_event_id = previous;
     event.timestamp = now_;
     event.type = type;
-    event.details = std::move(details);
+    if (!HistoryEventDetailsKey(type).empty()) event.details = std::move(details).Take();
     history_.push_back(std::move(event));
     return history_.back().id;
   }
 
-  int64_t Emit(Frame& frame, HistoryEventType type, json::object details) {
+  int64_t Emit(Frame& frame, HistoryEventType type, Details details = {}) {
     if (frame.silent) {
       // A child execution of a distributed Map keeps its own history (not recorded here).
       frame.last_event_id = ++frame.silent_events;
@@ -370,7 +417,7 @@ class Execution::Impl {
 
   // An event that does not move the frame's chain of previousEventIds (AWS records
   // MapStateSucceeded, ParallelStateSucceeded, MapIterationSucceeded/Failed this way).
-  int64_t EmitAside(Frame& frame, HistoryEventType type, json::object details) {
+  int64_t EmitAside(Frame& frame, HistoryEventType type, Details details = {}) {
     if (frame.silent) return frame.last_event_id;
     return Append(frame.last_event_id, type, std::move(details));
   }
@@ -381,7 +428,8 @@ class Execution::Impl {
       Frame* frame = runnable_.front();
       runnable_.pop_front();
       while (status_ == ExecutionStatus::kRunning && frame->pending_next != nullptr) {
-        if (frame->silent && static_cast<size_t>(frame->silent_events) >= kMaxHistoryEvents) {
+        if (frame->silent && !info_.express &&
+            static_cast<size_t>(frame->silent_events) >= kMaxHistoryEvents) {
           // A distributed Map's child execution has its own history and its own limit.
           frame->pending_next = nullptr;
           FailFrame(*frame, std::string(kStatesRuntime), std::string(kHistoryLimitCause));
@@ -473,10 +521,10 @@ class Execution::Impl {
     frame.entered_time = now_;
     frame.retry_count = 0;
     frame.retrier_attempts.assign(state->retry.size(), 0);
-    json::object details;
-    details["input"] = SerializeJson(frame.raw_input);
-    details["inputDetails"] = TruncatedFalse();
-    details["name"] = state->name;
+    Details details;
+    details.Add("input", SerializeJson(frame.raw_input));
+    details.NotTruncated("inputDetails");
+    details.Add("name", state->name);
     frame.entered_event_id = Emit(frame, EnteredType(state->type), std::move(details));
 
     if (state->query_language == QueryLanguage::kJsonata) {
@@ -561,16 +609,23 @@ class Execution::Impl {
                     "service limit.");
       return;
     }
-    json::object details;
+    Details details;
     if (!bindings.empty()) {
-      json::object assigned;
-      for (const auto& b : bindings) assigned[b.key()] = SerializeJson(b.value());
-      details["assignedVariables"] = std::move(assigned);
-      details["assignedVariablesDetails"] = TruncatedFalse();
+      // {"name": "<the value as JSON text>", ...}
+      std::string assigned = "{";
+      for (const auto& b : bindings) {
+        if (assigned.size() > 1) assigned += ',';
+        AppendJsonString(std::string_view(b.key().data(), b.key().size()), &assigned);
+        assigned += ':';
+        AppendJsonString(SerializeJson(b.value()), &assigned);
+      }
+      assigned += '}';
+      details.Raw("assignedVariables", assigned);
+      details.NotTruncated("assignedVariablesDetails");
     }
-    details["name"] = state.name;
-    details["output"] = output_text;
-    details["outputDetails"] = TruncatedFalse();
+    details.Add("name", state.name);
+    details.Add("output", output_text);
+    details.NotTruncated("outputDetails");
     Emit(frame, ExitedType(state.type), std::move(details));
     for (auto& b : bindings) frame.variables->values[b.key()] = std::move(b.value());
 
@@ -799,10 +854,10 @@ class Execution::Impl {
     ScheduleTask(frame);
   }
 
-  json::object ServiceDetails(const Frame& frame) const {
-    json::object details;
-    details["resource"] = frame.resource.action;
-    details["resourceType"] = frame.resource.service;
+  Details ServiceDetails(const Frame& frame) const {
+    Details details;
+    details.Add("resource", frame.resource.action);
+    details.Add("resourceType", frame.resource.service);
     return details;
   }
 
@@ -859,22 +914,22 @@ class Execution::Impl {
     task.timeout_seconds = timeout;
     task.heartbeat_seconds = heartbeat;
 
-    json::object details;
+    Details details;
     if (frame.resource.kind == TaskKind::kLambdaFunction) {
-      details["input"] = SerializeJson(parameters);
-      details["inputDetails"] = TruncatedFalse();
-      details["resource"] = state.resource;
-      if (timeout) details["timeoutInSeconds"] = *timeout;
+      details.Add("input", SerializeJson(parameters));
+      details.NotTruncated("inputDetails");
+      details.Add("resource", state.resource);
+      if (timeout) details.Add("timeoutInSeconds", *timeout);
       task.parameters = std::move(parameters);
       Emit(frame, HistoryEventType::kLambdaFunctionScheduled, std::move(details));
     } else {
-      details["parameters"] = SerializeJson(parameters);
+      details.Add("parameters", SerializeJson(parameters));
       // The ARN of an optimised integration has no region: the execution's region is recorded.
-      details["region"] = frame.resource.region.empty() ? Region() : frame.resource.region;
-      details["resource"] = frame.resource.action;
-      details["resourceType"] = frame.resource.service;
-      if (timeout) details["timeoutInSeconds"] = *timeout;
-      if (heartbeat) details["heartbeatInSeconds"] = *heartbeat;
+      details.Add("region", frame.resource.region.empty() ? Region() : frame.resource.region);
+      details.Add("resource", frame.resource.action);
+      details.Add("resourceType", frame.resource.service);
+      if (timeout) details.Add("timeoutInSeconds", *timeout);
+      if (heartbeat) details.Add("heartbeatInSeconds", *heartbeat);
       task.parameters = std::move(parameters);
       Emit(frame, HistoryEventType::kTaskScheduled, std::move(details));
     }
@@ -898,41 +953,41 @@ class Execution::Impl {
                        "service limit.");
       return;
     }
-    json::object details;
-    details["output"] = std::move(text);
-    details["outputDetails"] = TruncatedFalse();
+    Details details;
+    details.Add("output", std::move(text));
+    details.NotTruncated("outputDetails");
     if (frame.resource.kind == TaskKind::kLambdaFunction) {
       Emit(frame, HistoryEventType::kLambdaFunctionSucceeded, std::move(details));
     } else {
-      json::object service = ServiceDetails(frame);
-      for (auto& d : details) service[d.key()] = std::move(d.value());
+      Details service = ServiceDetails(frame);
+      service.Merge(details);
       Emit(frame, HistoryEventType::kTaskSucceeded, std::move(service));
     }
     CompleteState(frame, result, /*apply_result_selector=*/true);
   }
 
   void OnTaskFailed(Frame& frame, std::string error, std::string cause) {
-    json::object details;
-    details["cause"] = cause;
-    details["error"] = error;
+    Details details;
+    details.Add("cause", cause);
+    details.Add("error", error);
     if (frame.resource.kind == TaskKind::kLambdaFunction) {
       Emit(frame, HistoryEventType::kLambdaFunctionFailed, std::move(details));
     } else {
-      json::object service = ServiceDetails(frame);
-      for (auto& d : details) service[d.key()] = std::move(d.value());
+      Details service = ServiceDetails(frame);
+      service.Merge(details);
       Emit(frame, HistoryEventType::kTaskFailed, std::move(service));
     }
     FailState(frame, std::move(error), std::move(cause));
   }
 
   void OnTaskTimedOut(Frame& frame) {
-    json::object details;
-    details["error"] = kStatesTimeout;
+    Details details;
+    details.Add("error", kStatesTimeout);
     if (frame.resource.kind == TaskKind::kLambdaFunction) {
       Emit(frame, HistoryEventType::kLambdaFunctionTimedOut, std::move(details));
     } else {
-      json::object service = ServiceDetails(frame);
-      service["error"] = kStatesTimeout;
+      Details service = ServiceDetails(frame);
+      service.Add("error", kStatesTimeout);
       Emit(frame, HistoryEventType::kTaskTimedOut, std::move(service));
     }
     FailState(frame, std::string(kStatesTimeout), "");
@@ -1003,9 +1058,9 @@ class Execution::Impl {
       return;
     }
     std::string text = SerializeJson(output);
-    json::object details;
-    details["output"] = text;
-    details["outputDetails"] = TruncatedFalse();
+    Details details;
+    details.Add("output", text);
+    details.NotTruncated("outputDetails");
     Emit(frame, HistoryEventType::kExecutionSucceeded, std::move(details));
     status_ = ExecutionStatus::kSucceeded;
     output_ = std::move(text);
@@ -1016,9 +1071,9 @@ class Execution::Impl {
       ChildFailed(frame, std::move(error), std::move(cause));
       return;
     }
-    json::object details;
-    if (!cause.empty()) details["cause"] = cause;
-    if (!error.empty()) details["error"] = error;
+    Details details;
+    if (!cause.empty()) details.Add("cause", cause);
+    if (!error.empty()) details.Add("error", error);
     Emit(frame, HistoryEventType::kExecutionFailed, std::move(details));
     status_ = ExecutionStatus::kFailed;
     error_ = std::move(error);
@@ -1043,7 +1098,7 @@ class Execution::Impl {
     }
     auto fan = std::make_unique<Fanout>();
     fan->inputs.assign(state.branches.size(), input);
-    fan->started_event_id = Emit(frame, HistoryEventType::kParallelStateStarted, {});
+    fan->started_event_id = Emit(frame, HistoryEventType::kParallelStateStarted);
     StartFanout(frame, std::move(fan));
   }
 
@@ -1102,8 +1157,8 @@ class Execution::Impl {
       }
       fan->inputs.push_back(std::move(selected).value());
     }
-    json::object started;
-    started["length"] = static_cast<int64_t>(items.size());
+    Details started;
+    started.Add("length", static_cast<int64_t>(items.size()));
     fan->started_event_id = Emit(frame, HistoryEventType::kMapStateStarted, std::move(started));
     // AWS reads the tolerated-failure thresholds after recording MapStateStarted.
     if (state.tolerated_failure_count.literal) {
@@ -1143,8 +1198,8 @@ class Execution::Impl {
     }
 
     if (fan->distributed) {
-      json::object run;
-      run["mapRunArn"] = MapRunArn(state);
+      Details run;
+      run.Add("mapRunArn", MapRunArn(state));
       Emit(frame, HistoryEventType::kMapRunStarted, std::move(run));
     }
     StartFanout(frame, std::move(fan));
@@ -1228,9 +1283,9 @@ class Execution::Impl {
       variables->parent = frame.variables;
       child->variables = std::move(variables);
       if (fan.is_map && !fan.distributed) {
-        json::object details;
-        details["index"] = static_cast<int64_t>(i);
-        details["name"] = state.name;
+        Details details;
+        details.Add("index", static_cast<int64_t>(i));
+        details.Add("name", state.name);
         child->last_event_id = frame.silent ? frame.last_event_id
                                             : Append(fan.chain_for_next_iteration,
                                                      HistoryEventType::kMapIterationStarted,
@@ -1254,9 +1309,9 @@ class Execution::Impl {
     --fan.running;
     ++fan.succeeded;
     if (fan.is_map && !fan.distributed) {
-      json::object details;
-      details["index"] = static_cast<int64_t>(child.index);
-      details["name"] = parent.state->name;
+      Details details;
+      details.Add("index", static_cast<int64_t>(child.index));
+      details.Add("name", parent.state->name);
       fan.chain_for_next_iteration = child.last_event_id;
       parent.last_event_id =
           parent.silent ? parent.last_event_id
@@ -1275,9 +1330,9 @@ class Execution::Impl {
     --fan.running;
     ++fan.failed;
     if (fan.is_map && !fan.distributed) {
-      json::object details;
-      details["index"] = static_cast<int64_t>(child.index);
-      details["name"] = parent.state->name;
+      Details details;
+      details.Add("index", static_cast<int64_t>(child.index));
+      details.Add("name", parent.state->name);
       if (!parent.silent) {
         Append(child.last_event_id, HistoryEventType::kMapIterationFailed, std::move(details));
       }
@@ -1290,9 +1345,9 @@ class Execution::Impl {
     // The state fails: stop the siblings and report the child's error.
     AbortChildren(parent);
     if (fan.is_map && fan.distributed) {
-      json::object details;
-      details["error"] = error;
-      details["cause"] = cause;
+      Details details;
+      details.Add("error", error);
+      details.Add("cause", cause);
       Emit(parent, HistoryEventType::kMapRunFailed, std::move(details));
     }
     if (fan.is_map && (fan.tolerated_count || fan.tolerated_percentage)) {
@@ -1335,12 +1390,12 @@ class Execution::Impl {
           case StateType::kParallel: aborted = HistoryEventType::kParallelStateAborted; break;
           default: emit = false; aborted = HistoryEventType::kTaskStateAborted; break;
         }
-        if (emit) Emit(*child, aborted, {});
+        if (emit) Emit(*child, aborted);
       }
       if (fan.is_map && !fan.distributed && !parent.silent) {
-        json::object details;
-        details["index"] = static_cast<int64_t>(i);
-        details["name"] = parent.state->name;
+        Details details;
+        details.Add("index", static_cast<int64_t>(i));
+        details.Add("name", parent.state->name);
         Append(child->last_event_id, HistoryEventType::kMapIterationAborted, std::move(details));
       }
       fan.done[i] = 1;
@@ -1363,10 +1418,10 @@ class Execution::Impl {
     results.reserve(fan.results.size());
     for (auto& r : fan.results) results.push_back(r ? std::move(*r) : json::value());
     if (fan.is_map) {
-      if (fan.distributed) Emit(parent, HistoryEventType::kMapRunSucceeded, {});
-      EmitAside(parent, HistoryEventType::kMapStateSucceeded, {});
+      if (fan.distributed) Emit(parent, HistoryEventType::kMapRunSucceeded);
+      EmitAside(parent, HistoryEventType::kMapStateSucceeded);
     } else {
-      EmitAside(parent, HistoryEventType::kParallelStateSucceeded, {});
+      EmitAside(parent, HistoryEventType::kParallelStateSucceeded);
     }
     graveyard_.push_back(std::move(parent.fanout));
     CompleteState(parent, json::value(std::move(results)), /*apply_result_selector=*/true);

@@ -36,6 +36,9 @@ struct ExecutionInfo {
   WallTime start_time{};
   uint64_t random_seed = 0;
   int64_t redrive_count = 0;
+  // An EXPRESS execution has no 25,000-event history limit (Step Functions quotas); a STANDARD
+  // one fails when it reaches it.
+  bool express = false;
 };
 
 // How the engine must run a Task's resource.

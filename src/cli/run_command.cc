@@ -56,6 +56,7 @@ struct RunOptions {
   std::string state_machine_name;
   std::string execution_name;
   double time_scale = 1.0;
+  std::string type = "STANDARD";
   std::string substitutions_file;
 };
 
@@ -299,6 +300,11 @@ int RunRun(const RunOptions& options) {
   // Step Functions records times to the millisecond.
   info.start_time = std::chrono::floor<std::chrono::milliseconds>(clock.WallNow());
   info.random_seed = random.Next();
+  info.express = options.type == "EXPRESS";
+  if (info.express) {
+    info.execution_arn =
+        arn_prefix + "express:" + state_machine_name + ":" + execution_name + ":" + execution_name;
+  }
   asl::Execution execution(parsed.machine, info);
 
   engine::InMemoryExecutorOptions executor_options;
@@ -376,6 +382,11 @@ void RegisterRunCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--execution-name", options->execution_name,
                   "Execution name (default: a random UUID)")
       ->type_name("NAME");
+  cmd->add_option("--type", options->type,
+                  "Execution type: STANDARD (a history of at most 25,000 events; reaching it fails "
+                  "the execution, as on AWS) or EXPRESS (no history limit)")
+      ->check(CLI::IsMember({"STANDARD", "EXPRESS"}))
+      ->capture_default_str();
   cmd->add_option("--time-scale", options->time_scale,
                   "Real time per unit of workflow time: Wait states, retry intervals, timeouts and "
                   "function run times of d take d*X. 0 runs on a simulated clock: no waiting at "

@@ -156,6 +156,7 @@ StatusOr<ExecutionRun> RunExecution(std::shared_ptr<const asl::StateMachine> mac
   info.role_arn = identity.role_arn;
   info.start_time = clock.WallNow();
   info.random_seed = identity.random_seed;
+  info.express = express;
 
   asl::Execution execution(std::move(machine), info);
   SeededRandom request_ids(identity.random_seed ^ 0x5eed5eed5eed5eedull);
@@ -173,7 +174,8 @@ StatusOr<ExecutionRun> RunExecution(std::shared_ptr<const asl::StateMachine> mac
   json::array events;
   for (const asl::HistoryEvent& event : execution.history()) {
     if (event.type == asl::HistoryEventType::kMapRunStarted) {
-      if (const json::value* arn = event.details.if_contains("mapRunArn"); arn && arn->is_string()) {
+      const json::object details = asl::HistoryEventDetails(event);
+      if (const json::value* arn = details.if_contains("mapRunArn"); arn && arn->is_string()) {
         run.map_run_arns.emplace_back(arn->get_string());
       }
     }
