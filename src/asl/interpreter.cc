@@ -640,22 +640,29 @@ class Execution::Impl {
     }
   }
 
+  // Parameters evaluated against the effective input, or the effective input itself. False
+  // (and the state failed) on an evaluation error.
+  bool ApplyParameters(Frame& frame, json::value* out) {
+    if (!frame.state->parameters) {
+      *out = frame.effective_input;
+      return true;
+    }
+    const json::value* context = ContextFor(frame);
+    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
+    auto evaluated = EvaluateTemplate(*frame.state->parameters, scope);
+    if (!evaluated.ok()) {
+      FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
+      return false;
+    }
+    *out = std::move(evaluated).value();
+    return true;
+  }
+
   void RunPass(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
     json::value result;
-    if (state.parameters) {
-      const json::value* context = ContextFor(frame);
-      EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
-      auto evaluated = EvaluateTemplate(*state.parameters, scope);
-      if (!evaluated.ok()) {
-        FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
-        return;
-      }
-      result = std::move(evaluated).value();
-    } else {
-      result = frame.effective_input;
-    }
+    if (!ApplyParameters(frame, &result)) return;
     if (state.result) result = *state.result;
     CompleteState(frame, std::move(result), /*apply_result_selector=*/false);
   }
@@ -868,15 +875,8 @@ class Execution::Impl {
     if (!ComputeEffectiveInput(frame)) return;
     const json::value* context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
-    json::value parameters = frame.effective_input;
-    if (state.parameters) {
-      auto evaluated = EvaluateTemplate(*state.parameters, scope);
-      if (!evaluated.ok()) {
-        FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
-        return;
-      }
-      parameters = std::move(evaluated).value();
-    }
+    json::value parameters;
+    if (!ApplyParameters(frame, &parameters)) return;
     auto seconds = [&](const DynamicNumber& n, std::string_view field,
                        std::optional<int64_t>* out) -> bool {
       if (n.literal) {
@@ -1085,17 +1085,8 @@ class Execution::Impl {
   void RunParallel(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    json::value input = frame.effective_input;
-    if (state.parameters) {
-      const json::value* context = ContextFor(frame);
-      EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
-      auto evaluated = EvaluateTemplate(*state.parameters, scope);
-      if (!evaluated.ok()) {
-        FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
-        return;
-      }
-      input = std::move(evaluated).value();
-    }
+    json::value input;
+    if (!ApplyParameters(frame, &input)) return;
     auto fan = std::make_unique<Fanout>();
     fan->inputs.assign(state.branches.size(), input);
     fan->started_event_id = Emit(frame, HistoryEventType::kParallelStateStarted);
