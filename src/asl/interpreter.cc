@@ -247,6 +247,7 @@ struct Frame {
   // long chains of states do not recurse.
   const std::string* pending_next = nullptr;
   json::value pending_input;
+  std::string pending_input_text;  // pending_input as compact JSON, when already serialised
   std::unique_ptr<Fanout> fanout;    // while the current state is a Parallel or Map
 };
 
@@ -437,7 +438,8 @@ class Execution::Impl {
         }
         const std::string& next = *frame->pending_next;
         frame->pending_next = nullptr;
-        EnterState(*frame, next, std::move(frame->pending_input));
+        EnterState(*frame, next, std::move(frame->pending_input),
+                   std::move(frame->pending_input_text));
         // A frame whose children were just started lets them run first.
         if (frame->fanout) break;
       }
@@ -514,7 +516,10 @@ class Execution::Impl {
 
   // -- states ------------------------------------------------------------------------------
 
-  void EnterState(Frame& frame, const std::string& name, json::value input) {
+  // `input_text` is `input` as compact JSON when the caller already has it (a state's output
+  // text is the next state's input text), else empty.
+  void EnterState(Frame& frame, const std::string& name, json::value input,
+                  std::string input_text = {}) {
     const State* state = frame.scope->Find(name);
     frame.state = state;
     frame.raw_input = std::move(input);
@@ -522,7 +527,7 @@ class Execution::Impl {
     frame.retry_count = 0;
     frame.retrier_attempts.assign(state->retry.size(), 0);
     Details details;
-    details.Add("input", SerializeJson(frame.raw_input));
+    details.Add("input", input_text.empty() ? SerializeJson(frame.raw_input) : input_text);
     details.NotTruncated("inputDetails");
     details.Add("name", state->name);
     frame.entered_event_id = Emit(frame, EnteredType(state->type), std::move(details));
@@ -634,6 +639,7 @@ class Execution::Impl {
     } else {
       frame.pending_next = &next;
       frame.pending_input = std::move(output);
+      frame.pending_input_text = std::move(output_text);
       if (std::find(runnable_.begin(), runnable_.end(), &frame) == runnable_.end()) {
         runnable_.push_back(&frame);
       }
