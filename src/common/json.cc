@@ -7,6 +7,7 @@
 #include <boost/json/value_stack.hpp>
 #include <cfloat>
 #include <charconv>
+#include <cstring>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -460,9 +461,18 @@ std::string FormatDouble(double d) {
 
 void AppendJsonString(std::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  out->reserve(out->size() + text.size() + 2);
-  out->push_back('"');
+  // Written through a raw pointer into room for the worst case (every byte a \u00XX escape, or
+  // a 3-byte U+FFFD for one bad byte), then trimmed: payload strings are mostly JSON text whose
+  // many quotes each need an escape, and per-character appends dominated the interpreter.
+  const std::size_t start = out->size();
+  out->resize(start + text.size() * 6 + 2);
+  char* p = out->data() + start;
+  *p++ = '"';
   std::size_t run_start = 0;
+  auto flush_run = [&](std::size_t end) {
+    std::memcpy(p, text.data() + run_start, end - run_start);
+    p += end - run_start;
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
@@ -471,26 +481,30 @@ void AppendJsonString(std::string_view text, std::string* out) {
         i += length - 1;
         continue;
       }
-      out->append(text.data() + run_start, i - run_start);
+      flush_run(i);
       run_start = i + 1;
-      out->append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+      std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
+      p += 3;
       continue;
     }
     if (kEscapes[c] == 0) continue;
-    out->append(text.data() + run_start, i - run_start);
+    flush_run(i);
     run_start = i + 1;
     const char escape = kEscapes[c];
-    out->push_back('\\');
+    *p++ = '\\';
     if (escape == 'u') {
-      out->append("u00");
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 0xF]);
+      *p++ = 'u';
+      *p++ = '0';
+      *p++ = '0';
+      *p++ = kHex[c >> 4];
+      *p++ = kHex[c & 0xF];
     } else {
-      out->push_back(escape);
+      *p++ = escape;
     }
   }
-  out->append(text.data() + run_start, text.size() - run_start);
-  out->push_back('"');
+  flush_run(text.size());
+  *p++ = '"';
+  out->resize(static_cast<std::size_t>(p - out->data()));
 }
 
 std::string JsonTypeName(const boost::json::value& value) {
