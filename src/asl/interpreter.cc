@@ -229,7 +229,10 @@ struct Frame {
   int64_t silent_events = 0;         // its own event counter
   const State* state = nullptr;      // the state being run
   json::value raw_input;             // the current state's input
-  json::value effective_input;       // after InputPath (and Parameters for a Task)
+  // The state input after InputPath: raw_input itself when the state has no InputPath (no copy),
+  // else effective_storage.
+  const json::value* effective = nullptr;
+  json::value effective_storage;
   int64_t entered_event_id = 0;      // id of the current state's Entered event
   int64_t last_event_id = 0;         // previousEventId of this frame's next event
   WallTime entered_time{};
@@ -553,6 +556,10 @@ class Execution::Impl {
 
   // InputPath applied to the raw input.
   bool ComputeEffectiveInput(Frame& frame) {
+    if (frame.state->input_path == nullptr && !frame.state->input_path_null) {
+      frame.effective = &frame.raw_input;
+      return true;
+    }
     const json::value* context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, &frame.raw_input, context);
     auto effective = ApplyInputPath(*frame.state, scope);
@@ -560,7 +567,8 @@ class Execution::Impl {
       FailState(frame, ErrorName(effective.status()), Cause(frame, effective.status()));
       return false;
     }
-    frame.effective_input = std::move(effective).value();
+    frame.effective_storage = std::move(effective).value();
+    frame.effective = &frame.effective_storage;
     return true;
   }
 
@@ -650,11 +658,11 @@ class Execution::Impl {
   // (and the state failed) on an evaluation error.
   bool ApplyParameters(Frame& frame, json::value* out) {
     if (!frame.state->parameters) {
-      *out = frame.effective_input;
+      *out = *frame.effective;
       return true;
     }
     const json::value* context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
+    EvaluationScope scope = ScopeFor(frame, frame.effective, context);
     auto evaluated = EvaluateTemplate(*frame.state->parameters, scope);
     if (!evaluated.ok()) {
       FailState(frame, ErrorName(evaluated.status()), Cause(frame, evaluated.status()));
@@ -676,7 +684,7 @@ class Execution::Impl {
   void RunSucceed(Frame& frame) {
     if (!ComputeEffectiveInput(frame)) return;
     const json::value* context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
+    EvaluationScope scope = ScopeFor(frame, frame.effective, context);
     auto output = ApplyOutputPath(*frame.state, scope);
     if (!output.ok()) {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
@@ -720,7 +728,7 @@ class Execution::Impl {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
     const json::value* context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
+    EvaluationScope scope = ScopeFor(frame, frame.effective, context);
     auto chosen = EvaluateChoices(state.choices, scope);
     if (!chosen.ok()) {
       FailState(frame, ErrorName(chosen.status()), Cause(frame, chosen.status()));
@@ -763,7 +771,7 @@ class Execution::Impl {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
     const json::value* context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
+    EvaluationScope scope = ScopeFor(frame, frame.effective, context);
     auto fail = [&](const std::string& detail) {
       FailState(frame, std::string(kStatesRuntime),
                 StateErrorCause(state.name, frame.entered_event_id, detail));
@@ -833,7 +841,7 @@ class Execution::Impl {
 
   void FinishWait(Frame& frame) {
     const json::value* context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
+    EvaluationScope scope = ScopeFor(frame, frame.effective, context);
     json::object bindings;
     if (frame.state->assign) {
       auto assigned = EvaluateAssign(*frame.state->assign, scope);
@@ -880,7 +888,7 @@ class Execution::Impl {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
     const json::value* context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
+    EvaluationScope scope = ScopeFor(frame, frame.effective, context);
     json::value parameters;
     if (!ApplyParameters(frame, &parameters)) return;
     auto seconds = [&](const DynamicNumber& n, std::string_view field,
@@ -1103,8 +1111,8 @@ class Execution::Impl {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
     const json::value* context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, &frame.effective_input, context);
-    json::value items_value = frame.effective_input;
+    EvaluationScope scope = ScopeFor(frame, frame.effective, context);
+    json::value items_value = *frame.effective;
     if (state.items_path) {
       auto selected = EvaluatePathField(*state.items_path, "ItemsPath", scope);
       if (!selected.ok()) {
@@ -1146,7 +1154,7 @@ class Execution::Impl {
       map["Item"] = std::move(item);
       json::value* item_context = ContextFor(frame);
       item_context->as_object()["Map"] = std::move(map);
-      EvaluationScope item_scope = ScopeFor(frame, &frame.effective_input, item_context);
+      EvaluationScope item_scope = ScopeFor(frame, frame.effective, item_context);
       auto selected = EvaluateTemplate(*state.item_selector, item_scope);
       if (!selected.ok()) {
         FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
