@@ -252,16 +252,11 @@ StatusOr<json::value> EvaluateTemplate(const ValueTemplate& value_template,
   return InternalError("unknown payload template kind");
 }
 
-StatusOr<json::value> ApplyResultPath(const json::value& raw_input, json::value result,
-                                      const ResultPathSpec& spec) {
-  if (spec.discard) return raw_input;
-  if (spec.path == nullptr || spec.path->segments().empty()) return result;
-  const JsonPath& path = *spec.path;
-  if (path.root() != JsonPath::Root::kInput || !path.IsReferencePath()) {
-    return RuntimeError("Invalid ResultPath '" + path.text() +
-                        "': a ResultPath must be a reference path into the state input ('$')");
-  }
-  json::value out = raw_input;
+namespace {
+
+// Writes `result` at the reference path `path` into `out`, creating missing intermediate objects.
+// False when the path runs into a value that cannot hold it (`out` may then be partly changed).
+bool WriteAtPath(json::value& out, const JsonPath& path, json::value& result) {
   json::value* current = &out;
   const size_t n = path.segments().size();
   for (size_t i = 0; i < n; ++i) {
@@ -269,10 +264,10 @@ StatusOr<json::value> ApplyResultPath(const json::value& raw_input, json::value 
     const PathSegment& segment = path.segments()[i];
     if (const auto* field = std::get_if<FieldSegment>(&segment)) {
       json::object* object = current->if_object();
-      if (object == nullptr) return ResultPathError(path, raw_input);
+      if (object == nullptr) return false;
       if (last) {
         (*object)[field->name] = std::move(result);
-        return out;
+        return true;
       }
       auto it = object->find(field->name);
       if (it == object->end()) it = object->emplace(field->name, json::object()).first;
@@ -281,19 +276,85 @@ StatusOr<json::value> ApplyResultPath(const json::value& raw_input, json::value 
       json::array* array = current->if_array();
       if (array == nullptr || index->index < 0 ||
           static_cast<uint64_t>(index->index) >= array->size()) {
-        return ResultPathError(path, raw_input);
+        return false;
       }
       json::value& element = (*array)[static_cast<size_t>(index->index)];
       if (last) {
         element = std::move(result);
-        return out;
+        return true;
       }
       current = &element;
     } else {
-      return ResultPathError(path, raw_input);
+      return false;
     }
   }
-  return out;  // not reached: the loop returns at the last segment
+  return true;
+}
+
+// Whether WriteAtPath would succeed on `doc`, without changing it.
+bool CanWriteAtPath(const json::value& doc, const JsonPath& path) {
+  const json::value* current = &doc;
+  bool created = false;  // the path has left the document: WriteAtPath creates objects from here
+  const size_t n = path.segments().size();
+  for (size_t i = 0; i < n; ++i) {
+    const bool last = i + 1 == n;
+    const PathSegment& segment = path.segments()[i];
+    if (const auto* field = std::get_if<FieldSegment>(&segment)) {
+      if (created) continue;
+      if (!current->is_object()) return false;
+      if (last) return true;
+      const json::value* next = current->get_object().if_contains(field->name);
+      if (next == nullptr) {
+        created = true;
+      } else {
+        current = next;
+      }
+    } else if (const auto* index = std::get_if<IndexSegment>(&segment)) {
+      const json::array* array = created ? nullptr : current->if_array();
+      if (array == nullptr || index->index < 0 ||
+          static_cast<uint64_t>(index->index) >= array->size()) {
+        return false;
+      }
+      if (last) return true;
+      current = &(*array)[static_cast<size_t>(index->index)];
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+StatusOr<const JsonPath*> ResultPathTarget(const ResultPathSpec& spec) {
+  if (spec.discard || spec.path == nullptr || spec.path->segments().empty()) return nullptr;
+  const JsonPath& path = *spec.path;
+  if (path.root() != JsonPath::Root::kInput || !path.IsReferencePath()) {
+    return RuntimeError("Invalid ResultPath '" + path.text() +
+                        "': a ResultPath must be a reference path into the state input ('$')");
+  }
+  return &path;
+}
+
+}  // namespace
+
+StatusOr<json::value> ApplyResultPath(const json::value& raw_input, json::value result,
+                                      const ResultPathSpec& spec) {
+  if (spec.discard) return raw_input;
+  HPD_ASSIGN_OR_RETURN(const JsonPath* path, ResultPathTarget(spec));
+  if (path == nullptr) return result;
+  json::value out = raw_input;
+  if (!WriteAtPath(out, *path, result)) return ResultPathError(*path, raw_input);
+  return out;
+}
+
+StatusOr<json::value> ApplyResultPath(json::value&& raw_input, json::value result,
+                                      const ResultPathSpec& spec) {
+  if (spec.discard) return std::move(raw_input);
+  HPD_ASSIGN_OR_RETURN(const JsonPath* path, ResultPathTarget(spec));
+  if (path == nullptr) return result;
+  if (!CanWriteAtPath(raw_input, *path)) return ResultPathError(*path, raw_input);
+  json::value out = std::move(raw_input);
+  WriteAtPath(out, *path, result);
+  return out;
 }
 
 StatusOr<json::object> EvaluateAssign(const ValueTemplate& assign, const EvaluationScope& scope) {

@@ -105,6 +105,10 @@ StatusOr<boost::json::value> EvaluateTemplate(const ValueTemplate& value_templat
 // that is not an object.
 StatusOr<boost::json::value> ApplyResultPath(const boost::json::value& raw_input,
                                              boost::json::value result, const ResultPathSpec& spec);
+// The same, consuming `raw_input` (no copy of the document). On failure `raw_input` is left
+// unchanged, so that a Catcher can still use it.
+StatusOr<boost::json::value> ApplyResultPath(boost::json::value&& raw_input,
+                                             boost::json::value result, const ResultPathSpec& spec);
 
 // OutputPath applied to the state output after ResultPath (scope.input): absent -> unchanged;
 // null -> {}; a path -> what it selects. Errors as ApplyInputPath.

@@ -324,6 +324,26 @@ TEST(ApplyResultPathTest, DiscardReplaceAndMerge) {
               IsOkAndHolds(Json(R"({"comment": "x", "a": {"keep": 1}, "odd key": "Hello"})")));
 }
 
+// The consuming overload gives the same results, and leaves its input intact when it fails.
+TEST(ApplyResultPathTest, ConsumingOverloadAgreesAndKeepsTheInputOnFailure) {
+  const json::value input = Json(R"({"comment": "x", "a": {"keep": 1}, "list": [{"v": 1}]})");
+  for (std::string_view path : {"$", "$.taskresult", "$.a.b.c", "$.comment", "$.list[0].v",
+                                "$.list[0]", "$.list[1]", "$.comment.x", "$.new.list[0]",
+                                "$.a.keep.z"}) {
+    const ResultPathSpec spec = ResultPathOf(path);
+    auto copied = ApplyResultPath(input, json::value("R"), spec);
+    json::value consumed_input = input;
+    auto consumed = ApplyResultPath(std::move(consumed_input), json::value("R"), spec);
+    ASSERT_EQ(copied.ok(), consumed.ok()) << path;
+    if (copied.ok()) {
+      EXPECT_EQ(*copied, *consumed) << path;
+    } else {
+      EXPECT_EQ(copied.status(), consumed.status()) << path;
+      EXPECT_EQ(consumed_input, input) << path;  // a Catcher still sees the raw input
+    }
+  }
+}
+
 TEST(ApplyResultPathTest, ArrayIndexReplacesAnExistingElement) {
   const json::value input = Json(R"({"list": [{"v": 1}, {"v": 2}]})");
   EXPECT_THAT(ApplyResultPath(input, json::value(9), ResultPathOf("$.list[1].v")),

@@ -595,7 +595,9 @@ class Execution::Impl {
       }
       bindings = std::move(assigned).value();
     }
-    auto with_result = ApplyResultPath(frame.raw_input, std::move(result), state.result_path);
+    // The raw input is not needed after ResultPath (a failure leaves it for the Catchers).
+    auto with_result =
+        ApplyResultPath(std::move(frame.raw_input), std::move(result), state.result_path);
     if (!with_result.ok()) {
       FailState(frame, ErrorName(with_result.status()), Cause(frame, with_result.status()));
       return;
