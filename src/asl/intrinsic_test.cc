@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status_matchers.h"
 #include "support/corpus.h"
 
 namespace hpd::asl {
@@ -19,15 +20,9 @@ using ::hpd::testing::DefinitionFiles;
 using ::hpd::testing::LoadDefinition;
 using ::hpd::testing::SharedDir;
 using ::testing::ElementsAre;
+using ::hpd::StatusIs;
 using ::testing::HasSubstr;
 
-MATCHER_P2(StatusIs, code, message_matcher,
-           "has code " + std::string(StatusCodeName(code)) + " and a message that " +
-               ::testing::DescribeMatcher<std::string>(message_matcher)) {
-  *result_listener << "status is " << arg;
-  return arg.code() == code && ::testing::ExplainMatchResult(
-                                   message_matcher, std::string(arg.message()), result_listener);
-}
 
 // Renders the tree: calls by name, paths by text, strings as JSON, integers plainly, doubles
 // as "d:<value>".

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/status_matchers.h"
 #include "support/corpus.h"
 
 namespace hpd::asl {
@@ -20,15 +21,9 @@ namespace json = boost::json;
 using ::hpd::testing::DefinitionFiles;
 using ::hpd::testing::LoadDefinition;
 using ::hpd::testing::SharedDir;
+using ::hpd::StatusIs;
 using ::testing::HasSubstr;
 
-MATCHER_P2(StatusIs, code, message_matcher,
-           "has code " + std::string(StatusCodeName(code)) + " and a message that " +
-               ::testing::DescribeMatcher<std::string>(message_matcher)) {
-  *result_listener << "status is " << arg;
-  return arg.code() == code && ::testing::ExplainMatchResult(
-                                   message_matcher, std::string(arg.message()), result_listener);
-}
 
 // A compact rendering of the compiled segments, e.g. "field(a) index(0) slice(1:5:1)".
 std::string Describe(const JsonPath& path) {
