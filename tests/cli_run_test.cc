@@ -40,11 +40,7 @@ constexpr const char* kFail = R"({"StartAt": "F", "States": {"F": {"Type": "Fail
 constexpr const char* kWait100 = R"({"StartAt": "W", "States": {"W": {"Type": "Wait",
     "Seconds": 100, "Next": "Done"}, "Done": {"Type": "Succeed"}}})";
 
-json::value Json(const std::string& text) {
-  auto parsed = ParseJson(text);
-  EXPECT_TRUE(parsed.ok()) << parsed.status() << "\n" << text;
-  return parsed.ok() ? *parsed : json::value();
-}
+using ::hpd::testing::Json;
 
 std::string ReadText(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

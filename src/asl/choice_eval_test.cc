@@ -29,11 +29,7 @@ using ::hpd::testing::ConformanceCasesDir;
 using ::hpd::testing::LoadJsonFile;
 using ::testing::HasSubstr;
 
-json::value Json(std::string_view text) {
-  StatusOr<json::value> value = ParseJson(text);
-  EXPECT_TRUE(value.ok()) << value.status() << " in " << text;
-  return value.ok() ? *value : json::value();
-}
+using ::hpd::testing::Json;
 
 // The Choices of a compiled Choice state, kept alive with their machine.
 struct CompiledChoices {

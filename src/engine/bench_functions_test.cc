@@ -9,6 +9,7 @@
 #include "common/json.h"
 #include "common/rfc3339.h"
 #include "common/status_matchers.h"
+#include "support/corpus.h"
 
 namespace hpd::engine {
 namespace {
@@ -16,11 +17,7 @@ namespace {
 namespace json = boost::json;
 using ::testing::HasSubstr;
 
-json::value Json(std::string_view text) {
-  auto parsed = ParseJson(text);
-  EXPECT_TRUE(parsed.ok()) << parsed.status();
-  return parsed.ok() ? *parsed : json::value();
-}
+using ::hpd::testing::Json;
 
 class BenchFunctionsTest : public ::testing::Test {
  protected:

@@ -17,11 +17,7 @@ namespace {
 namespace json = boost::json;
 using ::testing::HasSubstr;
 
-json::value Json(std::string_view text) {
-  auto parsed = ParseJson(text);
-  EXPECT_TRUE(parsed.ok()) << parsed.status();
-  return parsed.ok() ? *parsed : json::value();
-}
+using ::hpd::testing::Json;
 
 std::string RequestIdOf(const std::string& cause) {
   auto doc = ParseJson(cause);

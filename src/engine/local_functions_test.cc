@@ -12,6 +12,7 @@
 #include "common/rfc3339.h"
 #include "common/status_matchers.h"
 #include "common/uuid.h"
+#include "support/corpus.h"
 
 namespace hpd::engine {
 namespace {
@@ -21,11 +22,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-json::value Json(std::string_view text) {
-  auto parsed = ParseJson(text);
-  EXPECT_TRUE(parsed.ok()) << parsed.status();
-  return parsed.ok() ? *parsed : json::value();
-}
+using ::hpd::testing::Json;
 
 std::vector<std::string> Keys(const json::value& object) {
   std::vector<std::string> keys;

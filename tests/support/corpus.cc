@@ -94,4 +94,10 @@ std::string MissingCorpusMessage(const fs::path& folder) {
          "(default ../shared from the repository root) to run this test";
 }
 
+boost::json::value Json(std::string_view text) {
+  StatusOr<boost::json::value> value = ParseJson(text);
+  EXPECT_TRUE(value.ok()) << value.status() << " in " << text;
+  return value.ok() ? *value : boost::json::value();
+}
+
 }  // namespace hpd::testing

@@ -46,6 +46,9 @@ std::string ReadFile(const std::filesystem::path& path);
 // the file cannot be read.
 StatusOr<boost::json::value> LoadJsonFile(const std::filesystem::path& path);
 
+// `text` parsed as JSON; a parse error fails the calling test (non-fatally) and gives null.
+boost::json::value Json(std::string_view text);
+
 // The state machine definition in a corpus file: a bench workload (*.asl.json) is one; a
 // conformance case holds one in its "definition" member (an object, or JSON text). NotFoundError
 // if a case has none.

@@ -28,11 +28,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-json::value Json(std::string_view text) {
-  auto parsed = ParseJson(text);
-  EXPECT_TRUE(parsed.ok()) << parsed.status() << "\n" << text;
-  return parsed.ok() ? *parsed : json::value();
-}
+using ::hpd::testing::Json;
 
 std::vector<std::string> Rendered(const std::vector<Difference>& differences) {
   std::vector<std::string> out;
