@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "common/uuid.h"
 #include "support/corpus.h"
+#include "support/scratch_dir.h"
 #include "support/subprocess.h"
 
 namespace hpd {
@@ -49,22 +50,8 @@ std::string ReadText(const std::filesystem::path& path) {
   return text.str();
 }
 
-class CliRunTest : public ::testing::Test {
+class CliRunTest : public testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hpd_cli_run_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& content) {
-    auto path = dir_ / name;
-    std::ofstream(path) << content;
-    return path.string();
-  }
-
   // The events of a --history file.
   json::array History(const std::string& path) {
     json::value doc = Json(ReadText(path));
@@ -75,7 +62,6 @@ class CliRunTest : public ::testing::Test {
     return doc.as_object().at("events").as_array();
   }
 
-  std::filesystem::path dir_;
 };
 
 std::vector<std::string> Types(const json::array& events) {

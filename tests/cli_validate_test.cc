@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "common/json.h"
+#include "support/scratch_dir.h"
 #include "support/subprocess.h"
 
 namespace hpd {
@@ -31,24 +32,7 @@ constexpr const char* kInvalid = R"({
   "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}
 })";
 
-class CliValidateTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hpd_cli_validate_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& content) {
-    auto path = dir_ / name;
-    std::ofstream(path) << content;
-    return path.string();
-  }
-
-  std::filesystem::path dir_;
-};
+using CliValidateTest = testing::ScratchDirTest;
 
 TEST_F(CliValidateTest, ValidFileExitsZeroAndSaysOk) {
   auto r = RunProcess({kBinary, "validate", Write("ok.json", kValid)});
