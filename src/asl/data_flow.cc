@@ -194,12 +194,18 @@ std::string DescribePathMiss(const JsonPath& path, const json::value* root) {
 
 StatusOr<json::value> EvaluatePathField(const JsonPath& path, std::string_view field_name,
                                         const EvaluationScope& scope) {
+  return EvaluatePathField(path, field_name, "", scope);
+}
+
+StatusOr<json::value> EvaluatePathField(const JsonPath& path, std::string_view field_name,
+                                        std::string_view suffix, const EvaluationScope& scope) {
   const PathSelection selection = SelectPath(path, scope);
   if (selection.found()) return selection.value();
   // The input quoted is the document the field is evaluated against (the effective input for
   // Parameters), also for "$$" and "$name" paths, as intrinsic_eval.h does for its arguments.
   return RuntimeError("The JSONPath '" + path.text() + "' specified for the field '" +
-                      std::string(field_name) + "' could not be found in the input '" +
+                      std::string(field_name) + std::string(suffix) +
+                      "' could not be found in the input '" +
                       (scope.input != nullptr ? SerializeJson(*scope.input) : std::string("null")) +
                       "'");
 }
@@ -209,6 +215,12 @@ StatusOr<json::value> ApplyInputPath(const State& state, const EvaluationScope& 
 }
 
 StatusOr<json::value> ApplyOutputPath(const State& state, const EvaluationScope& scope) {
+  return ApplyStatePath(state.output_path.get(), state.output_path_null, scope);
+}
+
+StatusOr<json::value> ApplyOutputPath(const State& state, json::value&& input,
+                                      const EvaluationScope& scope) {
+  if (state.output_path == nullptr && !state.output_path_null) return std::move(input);
   return ApplyStatePath(state.output_path.get(), state.output_path_null, scope);
 }
 
@@ -223,7 +235,7 @@ StatusOr<json::value> EvaluateTemplate(const ValueTemplate& value_template,
       for (const ValueTemplate::Field& field : value_template.fields) {
         if (field.value.kind == ValueTemplate::Kind::kPath) {
           HPD_ASSIGN_OR_RETURN(json::value value,
-                               EvaluatePathField(*field.value.path, field.name + ".$", scope));
+                               EvaluatePathField(*field.value.path, field.name, ".$", scope));
           out[field.name] = std::move(value);
         } else {
           HPD_ASSIGN_OR_RETURN(json::value value, EvaluateTemplate(field.value, scope));

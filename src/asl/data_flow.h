@@ -81,6 +81,11 @@ std::string DescribePathMiss(const JsonPath& path, const boost::json::value* roo
 // written in the definition, e.g. "value.$" or "ErrorPath".
 StatusOr<boost::json::value> EvaluatePathField(const JsonPath& path, std::string_view field_name,
                                                const EvaluationScope& scope);
+// The same for a field whose name AWS quotes as `field_name` + `suffix` (a payload template's
+// "key" + ".$"), joined only when the error message needs it.
+StatusOr<boost::json::value> EvaluatePathField(const JsonPath& path, std::string_view field_name,
+                                               std::string_view suffix,
+                                               const EvaluationScope& scope);
 
 // InputPath applied to the raw state input (scope.input): absent -> the input unchanged;
 // null -> {}; a path -> what it selects ("$$" and "$name" paths read the context object and the
@@ -113,6 +118,10 @@ StatusOr<boost::json::value> ApplyResultPath(boost::json::value&& raw_input,
 // OutputPath applied to the state output after ResultPath (scope.input): absent -> unchanged;
 // null -> {}; a path -> what it selects. Errors as ApplyInputPath.
 StatusOr<boost::json::value> ApplyOutputPath(const State& state, const EvaluationScope& scope);
+// The same, consuming `input` (the document scope.input points to): without an OutputPath the
+// output is `input` itself, moved rather than copied. `input` is left unchanged on failure.
+StatusOr<boost::json::value> ApplyOutputPath(const State& state, boost::json::value&& input,
+                                             const EvaluationScope& scope);
 
 // JSONPath Assign (`assign` is the compiled Assign object): evaluates every value against the same
 // scope, as a payload template, and returns the new bindings (variable name -> value, names without

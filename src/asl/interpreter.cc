@@ -572,6 +572,14 @@ class Execution::Impl {
     return true;
   }
 
+  // The effective input, to be consumed by a state's last step (OutputPath of a state that
+  // produces no result: Succeed, Choice, Wait). Moving from it is safe only once nothing else
+  // reads it; ApplyOutputPath moves only when it cannot fail.
+  static json::value&& TakeEffective(Frame& frame) {
+    return std::move(frame.effective == &frame.raw_input ? frame.raw_input
+                                                         : frame.effective_storage);
+  }
+
   // Result → ResultSelector → ResultPath → OutputPath → Assign, then Exited and the transition.
   void CompleteState(Frame& frame, json::value result, bool apply_result_selector) {
     const State& state = *frame.state;
@@ -604,7 +612,7 @@ class Execution::Impl {
     }
     json::value after_result = std::move(with_result).value();
     EvaluationScope out_scope = ScopeFor(frame, &after_result, context);
-    auto output = ApplyOutputPath(state, out_scope);
+    auto output = ApplyOutputPath(state, std::move(after_result), out_scope);
     if (!output.ok()) {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
       return;
@@ -687,7 +695,7 @@ class Execution::Impl {
     if (!ComputeEffectiveInput(frame)) return;
     const json::value* context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, frame.effective, context);
-    auto output = ApplyOutputPath(*frame.state, scope);
+    auto output = ApplyOutputPath(*frame.state, TakeEffective(frame), scope);
     if (!output.ok()) {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
       return;
@@ -761,7 +769,7 @@ class Execution::Impl {
       for (auto& b : *assigned) bindings[b.key()] = std::move(b.value());
       break;  // a matched rule's Assign replaces the state's
     }
-    auto output = ApplyOutputPath(state, scope);
+    auto output = ApplyOutputPath(state, TakeEffective(frame), scope);
     if (!output.ok()) {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
       return;
@@ -853,7 +861,7 @@ class Execution::Impl {
       }
       bindings = std::move(assigned).value();
     }
-    auto output = ApplyOutputPath(*frame.state, scope);
+    auto output = ApplyOutputPath(*frame.state, TakeEffective(frame), scope);
     if (!output.ok()) {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
       return;
