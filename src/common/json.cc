@@ -13,6 +13,10 @@
 #include <optional>
 #include <system_error>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "common/utf8.h"
 
 namespace hpd {
@@ -468,28 +472,58 @@ void AppendJsonString(std::string_view text, std::string* out) {
   out->resize(start + text.size() * 6 + 2);
   char* p = out->data() + start;
   *p++ = '"';
-  std::size_t run_start = 0;
-  auto flush_run = [&](std::size_t end) {
-    std::memcpy(p, text.data() + run_start, end - run_start);
-    p += end - run_start;
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
+  const char* const in = text.data();
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  while (i < n) {
+#if defined(__SSE2__)
+    // 16 bytes at a time: copied as they are (the room reserved above covers the overshoot:
+    // at least 6 bytes of room remain per unread input byte), then `p` advances past the plain
+    // ones. A byte needs attention if it is below 0x20 or at/above 0x80 (one signed compare
+    // catches both), a quote or a backslash.
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (i + 16 <= n) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), chunk);
+      const __m128i special =
+          _mm_or_si128(_mm_cmplt_epi8(chunk, space),
+                       _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)));
+      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      if (mask == 0) {
+        i += 16;
+        p += 16;
+        continue;
+      }
+      const unsigned plain = static_cast<unsigned>(__builtin_ctz(mask));
+      i += plain;
+      p += plain;
+      break;
+    }
+#endif
+    // Plain bytes one at a time (the tail, or everything without SSE2).
+    while (i < n) {
+      const auto c = static_cast<unsigned char>(in[i]);
+      if (c >= 0x80 || kEscapes[c] != 0) break;
+      *p++ = static_cast<char>(c);
+      ++i;
+    }
+    if (i == n) break;
+    const auto c = static_cast<unsigned char>(in[i]);
     if (c >= 0x80) {
       const std::size_t length = Utf8SequenceLength(text, i);
       if (length != 0) {
-        i += length - 1;
-        continue;
+        std::memcpy(p, in + i, length);
+        p += length;
+        i += length;
+      } else {
+        std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
+        p += 3;
+        ++i;
       }
-      flush_run(i);
-      run_start = i + 1;
-      std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
-      p += 3;
       continue;
     }
-    if (kEscapes[c] == 0) continue;
-    flush_run(i);
-    run_start = i + 1;
     const char escape = kEscapes[c];
     *p++ = '\\';
     if (escape == 'u') {
@@ -501,8 +535,8 @@ void AppendJsonString(std::string_view text, std::string* out) {
     } else {
       *p++ = escape;
     }
+    ++i;
   }
-  flush_run(text.size());
   *p++ = '"';
   out->resize(static_cast<std::size_t>(p - out->data()));
 }

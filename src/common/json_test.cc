@@ -225,6 +225,37 @@ TEST(SerializeJsonTest, EscapesStringsLikeJackson) {
   }
 }
 
+// Long strings are scanned 16 bytes at a time: every escape and every (valid or malformed)
+// multi-byte sequence must come out the same at any position relative to those blocks.
+TEST(SerializeJsonTest, EscapesTheSameAtEveryOffsetOfALongString) {
+  const std::vector<std::pair<std::string, std::string>> pieces = {
+      {"\"", R"(\")"},
+      {"\\", R"(\\)"},
+      {"\n", R"(\n)"},
+      {std::string("\x00", 1), R"(\u0000)"},
+      {"\x1f", R"(\u001F)"},
+      {"\x7f", "\x7f"},
+      {"\xc3\xa9", "\xc3\xa9"},
+      {"\xf0\x9f\x86\x97", "\xf0\x9f\x86\x97"},
+      {"\xff", "\xef\xbf\xbd"},
+      {"\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd"},
+  };
+  const std::string filler = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+  for (const auto& [raw, escaped] : pieces) {
+    for (size_t before = 0; before <= 33; ++before) {
+      for (size_t after : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}}) {
+        const std::string text =
+            filler.substr(0, before) + raw + raw + filler.substr(0, after);
+        const std::string expected =
+            "\"" + filler.substr(0, before) + escaped + escaped + filler.substr(0, after) + "\"";
+        std::string out = "x";
+        AppendJsonString(text, &out);
+        EXPECT_EQ(out, "x" + expected) << ::testing::PrintToString(text);
+      }
+    }
+  }
+}
+
 TEST(SerializeJsonTest, ReplacesMalformedUtf8) {
   const std::string kReplacement = "\xef\xbf\xbd";
   const std::vector<std::pair<std::string, std::string>> cases = {
