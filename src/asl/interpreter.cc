@@ -1,6 +1,7 @@
 #include "asl/interpreter.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -8,6 +9,7 @@
 #include <utility>
 
 #include <boost/json.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "asl/choice_eval.h"
 #include "asl/data_flow.h"
@@ -120,34 +122,36 @@ HistoryEventType ExitedType(StateType type) {
   return HistoryEventType::kPassStateExited;
 }
 
-// Splits a Task's Resource into how it runs.
+// Splits a Task's Resource into how it runs. The views point into the Resource text, which the
+// definition owns.
 struct ResourceSpec {
   TaskKind kind = TaskKind::kLambdaFunction;
-  std::string service;
-  std::string action;
-  std::string region;
+  std::string_view service;
+  std::string_view action;
+  std::string_view region;
 };
 
 ResourceSpec ParseResource(std::string_view resource) {
   ResourceSpec spec;
   // arn:partition:service:region:account:rest
-  std::vector<std::string_view> parts;
+  std::array<std::string_view, 5> parts;
+  size_t count = 0;
   size_t start = 0;
-  for (int i = 0; i < 5; ++i) {
+  for (; count < parts.size(); ++count) {
     size_t colon = resource.find(':', start);
     if (colon == std::string_view::npos) break;
-    parts.push_back(resource.substr(start, colon - start));
+    parts[count] = resource.substr(start, colon - start);
     start = colon + 1;
   }
   std::string_view rest = start <= resource.size() ? resource.substr(start) : std::string_view();
-  if (parts.size() == 5) {
-    spec.region = std::string(parts[3]);
+  if (count == parts.size()) {
+    spec.region = parts[3];
     if (parts[2] == "states" && parts[3].empty() && parts[4].empty()) {
       // arn:aws:states:::service:action
       spec.kind = TaskKind::kService;
       size_t colon = rest.find(':');
-      spec.service = std::string(rest.substr(0, colon));
-      spec.action = colon == std::string_view::npos ? "" : std::string(rest.substr(colon + 1));
+      spec.service = rest.substr(0, colon);
+      spec.action = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
       return spec;
     }
     if (parts[2] == "states" && rest.substr(0, 9) == "activity:") {
@@ -295,7 +299,7 @@ class Execution::Impl {
     return Finish();
   }
 
-  Commands TaskCompleted(uint64_t token, const TaskOutcome& outcome, WallTime now) {
+  Commands TaskCompleted(uint64_t token, TaskOutcome outcome, WallTime now) {
     Commands out;
     out_ = &out;
     now_ = now;
@@ -306,9 +310,9 @@ class Execution::Impl {
       CancelTimer(frame->timeout_timer);
       frame->timeout_timer = 0;
       if (outcome.succeeded) {
-        OnTaskSucceeded(*frame, outcome.output);
+        OnTaskSucceeded(*frame, std::move(outcome.output));
       } else {
-        OnTaskFailed(*frame, outcome.error, outcome.cause);
+        OnTaskFailed(*frame, std::move(outcome.error), std::move(outcome.cause));
       }
     }
     return Finish();
@@ -370,6 +374,14 @@ class Execution::Impl {
 
  private:
   // -- events ------------------------------------------------------------------------------
+
+  // `value` as compact JSON text in a buffer reused from call to call (valid until the next
+  // call): payloads that only go into an event's details need no string of their own.
+  std::string_view Serialized(const json::value& value) {
+    scratch_.clear();
+    AppendJson(value, &scratch_);
+    return scratch_;
+  }
 
   int64_t Append(int64_t previous, HistoryEventType type, Details details = {}) {
     // Once the execution has ended (e.g. by reaching the history limit) nothing more is
@@ -530,7 +542,8 @@ class Execution::Impl {
     frame.retry_count = 0;
     frame.retrier_attempts.assign(state->retry.size(), 0);
     Details details;
-    details.Add("input", input_text.empty() ? SerializeJson(frame.raw_input) : input_text);
+    details.Add("input", input_text.empty() ? Serialized(frame.raw_input)
+                                            : std::string_view(input_text));
     details.NotTruncated("inputDetails");
     details.Add("name", state->name);
     frame.entered_event_id = Emit(frame, EnteredType(state->type), std::move(details));
@@ -940,16 +953,20 @@ class Execution::Impl {
 
     Details details;
     if (frame.resource.kind == TaskKind::kLambdaFunction) {
-      details.Add("input", SerializeJson(parameters));
+      details.Add("input", Serialized(parameters));
       details.NotTruncated("inputDetails");
       details.Add("resource", state.resource);
       if (timeout) details.Add("timeoutInSeconds", *timeout);
       task.parameters = std::move(parameters);
       Emit(frame, HistoryEventType::kLambdaFunctionScheduled, std::move(details));
     } else {
-      details.Add("parameters", SerializeJson(parameters));
+      details.Add("parameters", Serialized(parameters));
       // The ARN of an optimised integration has no region: the execution's region is recorded.
-      details.Add("region", frame.resource.region.empty() ? Region() : frame.resource.region);
+      if (frame.resource.region.empty()) {
+        details.Add("region", Region());
+      } else {
+        details.Add("region", frame.resource.region);
+      }
       details.Add("resource", frame.resource.action);
       details.Add("resourceType", frame.resource.service);
       if (timeout) details.Add("timeoutInSeconds", *timeout);
@@ -963,22 +980,22 @@ class Execution::Impl {
     out_->run_tasks.push_back(std::move(task));
   }
 
-  void OnTaskSucceeded(Frame& frame, const json::value& result) {
-    std::string text = SerializeJson(result);
+  void OnTaskSucceeded(Frame& frame, json::value result) {
+    const std::string_view text = Serialized(result);
     if (text.size() > kMaxPayloadBytes) {
       // The result never reaches the history; the task fails as AWS records it.
       // AWS names the function ARN, or the service of an optimised integration ('lambda').
-      const std::string& source = frame.resource.kind == TaskKind::kService
-                                      ? frame.resource.service
-                                      : frame.state->resource;
+      const std::string_view source = frame.resource.kind == TaskKind::kService
+                                          ? frame.resource.service
+                                          : std::string_view(frame.state->resource);
       OnTaskFailed(frame, std::string(kStatesDataLimitExceeded),
-                   "The state/task '" + source +
+                   "The state/task '" + std::string(source) +
                        "' returned a result with a size exceeding the maximum number of bytes "
                        "service limit.");
       return;
     }
     Details details;
-    details.Add("output", std::move(text));
+    details.Add("output", text);
     details.NotTruncated("outputDetails");
     if (frame.resource.kind == TaskKind::kLambdaFunction) {
       Emit(frame, HistoryEventType::kLambdaFunctionSucceeded, std::move(details));
@@ -987,7 +1004,7 @@ class Execution::Impl {
       service.Merge(details);
       Emit(frame, HistoryEventType::kTaskSucceeded, std::move(service));
     }
-    CompleteState(frame, result, /*apply_result_selector=*/true);
+    CompleteState(frame, std::move(result), /*apply_result_selector=*/true);
   }
 
   void OnTaskFailed(Frame& frame, std::string error, std::string cause) {
@@ -1512,8 +1529,11 @@ class Execution::Impl {
   json::value context_;  // see ContextFor
   std::unique_ptr<Frame> top_;
   std::deque<Frame*> runnable_;                        // frames with a transition to take
-  std::unordered_map<uint64_t, Frame*> task_frames_;   // token -> frame waiting for it
-  std::unordered_map<uint64_t, Frame*> timer_frames_;  // token -> frame waiting for it
+  // Open addressing: no allocation per task or timer once the tables have grown.
+  std::string scratch_;  // see Serialized()
+  // Open addressing: no allocation per task or timer once the tables have grown.
+  boost::unordered_flat_map<uint64_t, Frame*> task_frames_;   // token -> frame waiting for it
+  boost::unordered_flat_map<uint64_t, Frame*> timer_frames_;  // token -> frame waiting for it
   // Fanouts finished during the current call; their frames may still be on the call stack.
   std::vector<std::unique_ptr<Fanout>> graveyard_;
   uint64_t next_token_ = 1;
@@ -1532,8 +1552,8 @@ Commands Execution::Start(const boost::json::value& input, std::string input_tex
 Commands Execution::TaskStarted(uint64_t token, WallTime now) {
   return impl_->TaskStarted(token, now);
 }
-Commands Execution::TaskCompleted(uint64_t token, const TaskOutcome& outcome, WallTime now) {
-  return impl_->TaskCompleted(token, outcome, now);
+Commands Execution::TaskCompleted(uint64_t token, TaskOutcome outcome, WallTime now) {
+  return impl_->TaskCompleted(token, std::move(outcome), now);
 }
 Commands Execution::TimerFired(uint64_t token, WallTime now) {
   return impl_->TimerFired(token, now);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json/value.hpp>
 
 #include "asl/definition.h"
@@ -70,11 +71,12 @@ struct TimerRequest {
   WallTime deadline{};
 };
 
+// Most calls ask for at most one task and one timer: those fit inline, with no allocation.
 struct Commands {
-  std::vector<TaskInvocation> run_tasks;
-  std::vector<TimerRequest> arm_timers;
-  std::vector<uint64_t> cancel_tasks;   // in-flight tasks whose results are no longer wanted
-  std::vector<uint64_t> cancel_timers;
+  boost::container::small_vector<TaskInvocation, 1> run_tasks;
+  boost::container::small_vector<TimerRequest, 1> arm_timers;
+  boost::container::small_vector<uint64_t, 2> cancel_tasks;  // results no longer wanted
+  boost::container::small_vector<uint64_t, 2> cancel_timers;
   bool finished = false;                // the execution reached a terminal status
 };
 
@@ -103,7 +105,8 @@ class Execution {
   Commands Start(const boost::json::value& input, std::string input_text, WallTime now);
   // The engine began running the task (LambdaFunctionStarted / TaskStarted).
   Commands TaskStarted(uint64_t token, WallTime now);
-  Commands TaskCompleted(uint64_t token, const TaskOutcome& outcome, WallTime now);
+  // Consumes `outcome` (its output becomes the state's result without a copy).
+  Commands TaskCompleted(uint64_t token, TaskOutcome outcome, WallTime now);
   Commands TimerFired(uint64_t token, WallTime now);
   // StopExecution: aborts everything in flight; ExecutionAborted with the given error/cause.
   Commands Stop(std::string error, std::string cause, WallTime now);

@@ -1,14 +1,18 @@
 #include "engine/in_memory_executor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
-#include <set>
+#include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <boost/json/value.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include "common/rfc3339.h"
 
@@ -45,9 +49,26 @@ struct InMemoryExecutor::Inbox {
     ready.notify_one();
   }
 
+  // Takes the oldest delivery, if any. Caller holds mu.
+  std::optional<Delivery> PopLocked() {
+    if (head == queue.size()) return std::nullopt;
+    Delivery delivery = std::move(queue[head++]);
+    if (head == queue.size()) {
+      // Drained: reuse the storage instead of freeing it (a deque allocates as it goes).
+      queue.clear();
+      head = 0;
+    }
+    return delivery;
+  }
+  void ClearLocked() {
+    queue.clear();
+    head = 0;
+  }
+
   std::mutex mu;
   std::condition_variable ready;  // a delivery arrived or a stop was requested
-  std::deque<Delivery> queue;     // guarded by mu
+  std::vector<Delivery> queue;    // guarded by mu; FIFO from `head`
+  size_t head = 0;                // guarded by mu
   uint64_t generation = 0;        // guarded by mu; the run in progress, 0 when none
   uint64_t runs = 0;              // guarded by mu
   bool stop_requested = false;    // guarded by mu
@@ -63,7 +84,7 @@ class InMemoryExecutor::Run {
     std::lock_guard lock(inbox_.mu);
     generation_ = ++inbox_.runs;
     inbox_.generation = generation_;
-    inbox_.queue.clear();
+    inbox_.ClearLocked();
   }
 
   ~Run() {
@@ -71,7 +92,7 @@ class InMemoryExecutor::Run {
     for (const auto& [token, id] : running_) executor_.clock_.Cancel(id);
     std::lock_guard lock(inbox_.mu);
     inbox_.generation = 0;
-    inbox_.queue.clear();
+    inbox_.ClearLocked();
   }
 
   Run(const Run&) = delete;
@@ -91,9 +112,8 @@ class InMemoryExecutor::Run {
         if (inbox_.stop_requested) {
           inbox_.stop_requested = false;
           stop.emplace(std::move(inbox_.stop_error), std::move(inbox_.stop_cause));
-        } else if (!inbox_.queue.empty()) {
-          delivery = std::move(inbox_.queue.front());
-          inbox_.queue.pop_front();
+        } else {
+          delivery = inbox_.PopLocked();
         }
       }
       if (stop) {
@@ -116,21 +136,26 @@ class InMemoryExecutor::Run {
         continue;
       }
       if (SimulatedClock* clock = executor_.simulated_) {
-        const auto next = clock->NextDeadline();
-        if (!next) return FailedPreconditionError("stalled: nothing in flight and no timer armed");
-        if (options.horizon && *next - clock->MonotonicNow() > *options.horizon) {
-          return FailedPreconditionError(
-              "stalled: next timer beyond the horizon, at " +
-              FormatRfc3339(clock->WallNow() + (*next - clock->MonotonicNow())));
+        DropCancelledTimers();
+        if (pending_.empty()) {
+          return FailedPreconditionError("stalled: nothing in flight and no timer armed");
         }
-        clock->AdvanceToNextTimer();
+        const WallTime next = pending_.front().deadline;
+        if (options.horizon && next - clock->WallNow() > *options.horizon) {
+          return FailedPreconditionError("stalled: next timer beyond the horizon, at " +
+                                         FormatRfc3339(next));
+        }
+        if (next > clock->WallNow()) clock->AdvanceTo(next);
+        FireDueTimers(clock->WallNow());
         continue;
       }
       if (timers_.empty() && running_.empty()) {
         return FailedPreconditionError("stalled: nothing in flight and no timer armed");
       }
       std::unique_lock lock(inbox_.mu);
-      inbox_.ready.wait(lock, [this] { return inbox_.stop_requested || !inbox_.queue.empty(); });
+      inbox_.ready.wait(lock, [this] {
+        return inbox_.stop_requested || inbox_.head != inbox_.queue.size();
+      });
     }
     return Status::Ok();
   }
@@ -149,19 +174,15 @@ class InMemoryExecutor::Run {
     }
     for (uint64_t token : commands.cancel_tasks) {
       cancelled_tasks_.insert(token);
+      delayed_tasks_.erase(token);
       if (auto it = running_.find(token); it != running_.end()) {
         clock.Cancel(it->second);
         running_.erase(it);
       }
     }
     for (const asl::TimerRequest& timer : commands.arm_timers) {
-      if (SimulatedClock* simulated = executor_.simulated_) {
-        timers_[timer.token] = clock.ScheduleAtWall(timer.deadline, [inbox = executor_.inbox_,
-                                                                     run = generation_,
-                                                                     token = timer.token,
-                                                                     simulated] {
-          inbox->Push(run, Delivery{Delivery::Kind::kTimerFired, token, simulated->WallNow(), {}});
-        });
+      if (executor_.simulated_ != nullptr) {
+        AddPending(timer.deadline, Delivery::Kind::kTimerFired, timer.token);
       } else {
         timers_[timer.token] = clock.ScheduleAfter(
             Scaled(timer.deadline - now),
@@ -178,6 +199,11 @@ class InMemoryExecutor::Run {
       const uint64_t token = task.token;
       Duration run_time = executor_.functions_.RunTime(task);
       if (executor_.simulated_ == nullptr) run_time = Scaled(run_time);
+      if (run_time > Duration::zero() && executor_.simulated_ != nullptr) {
+        delayed_tasks_.emplace(token, std::move(task));
+        AddPending(now + run_time, Delivery::Kind::kTaskCompleted, token);
+        continue;
+      }
       Delivery completion{Delivery::Kind::kTaskCompleted, token, std::nullopt, std::move(task)};
       if (run_time <= Duration::zero()) {
         inbox_.Push(generation_, std::move(completion));
@@ -187,6 +213,58 @@ class InMemoryExecutor::Run {
                                            completion = std::move(completion)]() mutable {
               inbox->Push(run, std::move(completion));
             });
+      }
+    }
+  }
+
+  // Simulated clock only: timers and delayed task completions wait in `pending_`, a min-heap on
+  // (deadline, order armed) -- the order a SimulatedClock fires timers in -- rather than on the
+  // clock itself, which would cost a callback, a map node and an id lookup for every retry.
+  // When nothing else is left to deliver the executor moves the clock to the earliest deadline
+  // and delivers everything due by then, as AdvanceToNextTimer would.
+  struct Pending {
+    WallTime deadline;
+    uint64_t order = 0;
+    Delivery::Kind kind = Delivery::Kind::kTimerFired;
+    uint64_t token = 0;
+    // std::*_heap keep the greatest element first: "greater" means due later.
+    bool operator<(const Pending& other) const {
+      return std::tie(deadline, order) > std::tie(other.deadline, other.order);
+    }
+  };
+
+  void AddPending(WallTime deadline, Delivery::Kind kind, uint64_t token) {
+    pending_.push_back(Pending{deadline, next_order_++, kind, token});
+    std::push_heap(pending_.begin(), pending_.end());
+  }
+
+  bool IsCancelled(const Pending& entry) const {
+    return entry.kind == Delivery::Kind::kTimerFired ? cancelled_timers_.contains(entry.token)
+                                                      : !delayed_tasks_.contains(entry.token);
+  }
+
+  void DropCancelledTimers() {
+    while (!pending_.empty() && IsCancelled(pending_.front())) {
+      std::pop_heap(pending_.begin(), pending_.end());
+      pending_.pop_back();
+    }
+  }
+
+  // Queues, in firing order, every pending entry due at or before `now` (the clock's time).
+  void FireDueTimers(WallTime now) {
+    while (!pending_.empty() && pending_.front().deadline <= now) {
+      std::pop_heap(pending_.begin(), pending_.end());
+      const Pending entry = pending_.back();
+      pending_.pop_back();
+      if (IsCancelled(entry)) continue;
+      if (entry.kind == Delivery::Kind::kTimerFired) {
+        inbox_.Push(generation_, Delivery{Delivery::Kind::kTimerFired, entry.token, now, {}});
+      } else {
+        auto it = delayed_tasks_.find(entry.token);
+        Delivery completion{Delivery::Kind::kTaskCompleted, entry.token, std::nullopt,
+                            std::move(it->second)};
+        delayed_tasks_.erase(it);
+        inbox_.Push(generation_, std::move(completion));
       }
     }
   }
@@ -202,9 +280,9 @@ class InMemoryExecutor::Run {
       case Delivery::Kind::kTaskCompleted: {
         running_.erase(delivery.token);
         if (cancelled_tasks_.contains(delivery.token)) return;
-        const asl::TaskOutcome outcome = Invoke(delivery.task);
+        asl::TaskOutcome outcome = Invoke(delivery.task);
         const WallTime now = Now();
-        Process(execution_.TaskCompleted(delivery.token, outcome, now), now);
+        Process(execution_.TaskCompleted(delivery.token, std::move(outcome), now), now);
         return;
       }
       case Delivery::Kind::kTimerFired: {
@@ -246,10 +324,15 @@ class InMemoryExecutor::Run {
   asl::Execution& execution_;
   Inbox& inbox_;
   uint64_t generation_ = 0;
-  std::unordered_map<uint64_t, TimerId> timers_;   // interpreter timer token -> clock timer
-  std::unordered_map<uint64_t, TimerId> running_;  // task token -> completion timer
-  std::set<uint64_t> cancelled_tasks_;   // results no longer wanted, even if already queued
-  std::set<uint64_t> cancelled_timers_;  // likewise for timers that fired before the cancel
+  boost::unordered_flat_map<uint64_t, TimerId> timers_;   // interpreter timer -> clock timer
+  boost::unordered_flat_map<uint64_t, TimerId> running_;  // task token -> completion timer
+  std::vector<Pending> pending_;          // simulated clock: a heap, see Pending
+  uint64_t next_order_ = 0;
+  std::unordered_map<uint64_t, asl::TaskInvocation> delayed_tasks_;  // pending completions
+  boost::unordered_flat_set<uint64_t> cancelled_tasks_;   // results no longer wanted, even if
+                                                          // already queued
+  boost::unordered_flat_set<uint64_t> cancelled_timers_;  // likewise for timers that fired
+                                                          // before the cancel
   bool finished_ = false;
   size_t steps_ = 0;
 };
