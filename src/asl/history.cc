@@ -1,9 +1,14 @@
 #include "asl/history.h"
 
 #include <array>
+#include <cassert>
+#include <charconv>
 #include <chrono>
+#include <cstring>
 
 #include <boost/json.hpp>
+
+#include "common/json.h"
 
 namespace hpd::asl {
 namespace {
@@ -51,9 +56,58 @@ boost::json::object HistoryEventToJson(const HistoryEvent& event) {
 
 boost::json::object HistoryEventDetails(const HistoryEvent& event) {
   if (event.details.empty()) return {};
-  // Written by the interpreter as valid JSON; a parse failure would be a programmer error.
-  boost::json::value parsed = boost::json::parse(event.details);
+  // Raw members are written by the interpreter as valid JSON; a parse failure would be a
+  // programmer error.
+  boost::json::value parsed = boost::json::parse(event.details.ToJson());
   return parsed.is_object() ? std::move(parsed.as_object()) : boost::json::object();
+}
+
+EventDetails& EventDetails::Add(std::string_view key, int64_t value) {
+  char digits[24];
+  const auto result = std::to_chars(digits, digits + sizeof(digits), value);
+  return Member(key, kRaw, std::string_view(digits, static_cast<size_t>(result.ptr - digits)));
+}
+
+EventDetails& EventDetails::Member(std::string_view key, char kind, std::string_view value) {
+  assert(key.size() <= 255);
+  const auto length = static_cast<uint32_t>(value.size());
+  const size_t at = tape_.size();
+  tape_.resize(at + 1 + key.size() + 1 + sizeof(length) + value.size());
+  char* p = tape_.data() + at;
+  *p++ = static_cast<char>(key.size());
+  std::memcpy(p, key.data(), key.size());
+  p += key.size();
+  *p++ = kind;
+  std::memcpy(p, &length, sizeof(length));
+  p += sizeof(length);
+  std::memcpy(p, value.data(), value.size());
+  return *this;
+}
+
+std::string EventDetails::ToJson() const {
+  std::string out = "{";
+  size_t i = 0;
+  while (i < tape_.size()) {
+    const auto key_length = static_cast<unsigned char>(tape_[i++]);
+    const std::string_view key(tape_.data() + i, key_length);
+    i += key_length;
+    const char kind = tape_[i++];
+    uint32_t length = 0;
+    std::memcpy(&length, tape_.data() + i, sizeof(length));
+    i += sizeof(length);
+    const std::string_view value(tape_.data() + i, length);
+    i += length;
+    if (out.size() > 1) out += ',';
+    AppendJsonString(key, &out);
+    out += ':';
+    if (kind == kString) {
+      AppendJsonString(value, &out);
+    } else {
+      out += value;
+    }
+  }
+  out += '}';
+  return out;
 }
 
 }  // namespace hpd::asl

@@ -104,13 +104,61 @@ std::string_view HistoryEventTypeName(HistoryEventType type);
 std::string_view HistoryEventDetailsKey(HistoryEventType type);
 std::optional<HistoryEventType> HistoryEventTypeFromName(std::string_view name);
 
+// The `<kind>EventDetails` object of one event. Recording an event must be cheap -- an
+// execution records several per state -- while reading a history is rare, so members are kept
+// as they were given (keys, and values either as plain strings or as JSON text) in one buffer,
+// and the JSON object text, with its escaping of payload strings, is written only when asked
+// for. Members render in the order added.
+class EventDetails {
+ public:
+  // A member whose value is a JSON string (escaped when rendered).
+  EventDetails& Add(std::string_view key, std::string_view value) {
+    return Member(key, kString, value);
+  }
+  EventDetails& Add(std::string_view key, const std::string& value) {
+    return Add(key, std::string_view(value));
+  }
+  EventDetails& Add(std::string_view key, const char* value) {
+    return Add(key, std::string_view(value));
+  }
+  EventDetails& Add(std::string_view key, int64_t value);
+  // A member whose value is already JSON text.
+  EventDetails& Raw(std::string_view key, std::string_view json) {
+    return Member(key, kRaw, json);
+  }
+  // {"truncated": false}: payloads are never truncated here.
+  EventDetails& NotTruncated(std::string_view key) {
+    return Raw(key, R"({"truncated":false})");
+  }
+  // Appends another builder's members (e.g. resource/resourceType of a service task).
+  EventDetails& Merge(const EventDetails& other) {
+    tape_ += other.tape_;
+    return *this;
+  }
+
+  bool empty() const { return tape_.empty(); }
+  // The object as compact JSON text ("{}" when empty).
+  std::string ToJson() const;
+
+  friend bool operator==(const EventDetails&, const EventDetails&) = default;
+
+ private:
+  // Each member on the tape: key length (1 byte), key, kind (1 byte), value length (4 bytes,
+  // native order), value.
+  static constexpr char kString = 's';
+  static constexpr char kRaw = 'r';
+  EventDetails& Member(std::string_view key, char kind, std::string_view value);
+
+  std::string tape_;
+};
+
 struct HistoryEvent {
   int64_t id = 0;                 // 1-based, dense within an execution
   int64_t previous_event_id = 0;  // 0 when there is none
   WallTime timestamp{};
   HistoryEventType type = HistoryEventType::kExecutionStarted;
-  // The `<kind>EventDetails` object as compact JSON text; empty for types without details.
-  std::string details;
+  // The `<kind>EventDetails` object; empty for types without details.
+  EventDetails details;
 };
 
 // {"timestamp": <epoch seconds, fractional>, "type", "id", "previousEventId",

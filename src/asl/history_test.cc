@@ -35,13 +35,31 @@ TEST(HistoryEventTypeTest, DetailsKeys) {
             "mapStateStartedEventDetails");
 }
 
+TEST(EventDetailsTest, RendersMembersInOrderWithStringsEscaped) {
+  EventDetails details;
+  EXPECT_TRUE(details.empty());
+  EXPECT_EQ(details.ToJson(), "{}");
+  details.Add("input", R"({"a":"x\ny"})").NotTruncated("inputDetails").Add("name", "S \"1\"");
+  EventDetails more;
+  more.Add("timeoutInSeconds", int64_t{-12}).Raw("assignedVariables", R"({"v":"1"})");
+  details.Merge(more);
+  EXPECT_EQ(details.ToJson(),
+            R"({"input":"{\"a\":\"x\\ny\"}","inputDetails":{"truncated":false},)"
+            R"("name":"S \"1\"","timeoutInSeconds":-12,"assignedVariables":{"v":"1"}})");
+  // Values of any length, including ones with NUL bytes, survive the tape.
+  const std::string big(70000, 'z');
+  EventDetails large;
+  large.Add("output", big).Add("nul", std::string_view("a\0b", 3));
+  EXPECT_EQ(large.ToJson(), "{\"output\":\"" + big + R"(","nul":"a\u0000b"})");
+}
+
 TEST(HistoryEventTest, ToJsonHasTheApiShape) {
   HistoryEvent e;
   e.id = 3;
   e.previous_event_id = 2;
   e.type = HistoryEventType::kPassStateExited;
   e.timestamp = WallTime(std::chrono::milliseconds(1700000000123));
-  e.details = R"({"name":"A","output":"{}"})";
+  e.details.Add("name", "A").Add("output", "{}");
   auto json = HistoryEventToJson(e);
   EXPECT_EQ(json.at("type").as_string(), "PassStateExited");
   EXPECT_EQ(json.at("id").as_int64(), 3);

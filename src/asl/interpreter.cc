@@ -41,58 +41,8 @@ constexpr size_t kMaxHistoryEvents = 25000;
 constexpr std::string_view kHistoryLimitCause =
     "The execution reached the maximum number of history events (25000).";
 
-// The `<kind>EventDetails` object of one history event, written straight to compact JSON text
-// (cheaper than building a json::object per event). Keys are literals; values are escaped.
-class Details {
- public:
-  Details& Add(std::string_view key, std::string_view value) {
-    Key(key);
-    AppendJsonString(value, &text_);
-    return *this;
-  }
-  Details& Add(std::string_view key, const std::string& value) {
-    return Add(key, std::string_view(value));
-  }
-  Details& Add(std::string_view key, const char* value) { return Add(key, std::string_view(value)); }
-  Details& Add(std::string_view key, int64_t value) {
-    Key(key);
-    text_ += std::to_string(value);
-    return *this;
-  }
-  // A member whose value is already JSON text.
-  Details& Raw(std::string_view key, std::string_view json) {
-    Key(key);
-    text_ += json;
-    return *this;
-  }
-  // {"truncated": false}: payloads are never truncated here.
-  Details& NotTruncated(std::string_view key) {
-    Key(key);
-    text_ += R"({"truncated":false})";
-    return *this;
-  }
-  // Copies another builder's members (e.g. resource/resourceType of a service task).
-  Details& Merge(const Details& other) {
-    if (other.text_.size() > 1) {
-      if (text_.size() > 1) text_ += ',';
-      text_.append(other.text_, 1);
-    }
-    return *this;
-  }
-  std::string Take() && {
-    text_ += '}';
-    return std::move(text_);
-  }
-
- private:
-  void Key(std::string_view key) {
-    if (text_.size() > 1) text_ += ',';
-    text_ += '"';
-    text_ += key;
-    text_ += "\":";
-  }
-  std::string text_ = "{";
-};
+// The details of one history event (recorded as given, rendered to JSON when read).
+using Details = EventDetails;
 
 HistoryEventType EnteredType(StateType type) {
   switch (type) {
@@ -416,7 +366,7 @@ class Execution::Impl {
     event.previous_event_id = previous;
     event.timestamp = now_;
     event.type = type;
-    if (!HistoryEventDetailsKey(type).empty()) event.details = std::move(details).Take();
+    if (!HistoryEventDetailsKey(type).empty()) event.details = std::move(details);
     history_.push_back(std::move(event));
     return history_.back().id;
   }
