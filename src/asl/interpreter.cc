@@ -160,7 +160,7 @@ struct Frame;
 struct Fanout {
   bool is_map = false;
   bool distributed = false;  // children are child executions: their events are not recorded
-  std::vector<json::value> inputs;             // per branch / iteration
+  std::vector<json::value> inputs;             // per branch / iteration; moved into the child
   std::vector<std::optional<json::value>> results;
   std::vector<std::unique_ptr<Frame>> children;  // by index; null until started / after done
   size_t next_to_start = 0;
@@ -1089,15 +1089,19 @@ class Execution::Impl {
     if (!ComputeEffectiveInput(frame)) return;
     const json::value* context = ContextFor(frame);
     EvaluationScope scope = ScopeFor(frame, frame.effective, context);
-    json::value items_value = *frame.effective;
+    // The items: the effective input itself (not copied) or what ItemsPath selects.
+    const json::value* items_source = frame.effective;
+    json::value selected_items;
     if (state.items_path) {
       auto selected = EvaluatePathField(*state.items_path, "ItemsPath", scope);
       if (!selected.ok()) {
         FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
         return;
       }
-      items_value = std::move(selected).value();
+      selected_items = std::move(selected).value();
+      items_source = &selected_items;
     }
+    const json::value& items_value = *items_source;
     if (!items_value.is_array()) {
       FailState(frame, std::string(kStatesRuntime),
                 StateErrorCause(state.name, frame.entered_event_id,
@@ -1118,26 +1122,29 @@ class Execution::Impl {
     fan->max_concurrency = max_concurrency ? static_cast<size_t>(*max_concurrency) : 0;
     const json::array& items = items_value.get_array();
     fan->inputs.reserve(items.size());
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (!state.item_selector) {
-        fan->inputs.push_back(items[i]);
-        continue;
-      }
-      // $$.Map.Item for this item, set on the shared context object (a Map always has one).
-      json::object map;
-      json::object item;
-      item["Index"] = static_cast<int64_t>(i);
-      item["Value"] = items[i];
-      map["Item"] = std::move(item);
+    if (!state.item_selector) {
+      fan->inputs.assign(items.begin(), items.end());
+    } else {
+      // $$.Map.Item for each item, set on the shared context object (a Map always has one):
+      // one Map.Item object whose members are overwritten item after item.
       json::value* item_context = ContextFor(frame);
-      item_context->as_object()["Map"] = std::move(map);
+      json::object& item =
+          item_context->as_object()["Map"].emplace_object()["Item"].emplace_object();
+      item["Index"] = 0;
+      item["Value"] = nullptr;
+      json::value& index_slot = item["Index"];
+      json::value& value_slot = item["Value"];
       EvaluationScope item_scope = ScopeFor(frame, frame.effective, item_context);
-      auto selected = EvaluateTemplate(*state.item_selector, item_scope);
-      if (!selected.ok()) {
-        FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
-        return;
+      for (size_t i = 0; i < items.size(); ++i) {
+        index_slot = static_cast<int64_t>(i);
+        value_slot = items[i];
+        auto selected = EvaluateTemplate(*state.item_selector, item_scope);
+        if (!selected.ok()) {
+          FailState(frame, ErrorName(selected.status()), Cause(frame, selected.status()));
+          return;
+        }
+        fan->inputs.push_back(std::move(selected).value());
       }
-      fan->inputs.push_back(std::move(selected).value());
     }
     Details started;
     started.Add("length", static_cast<int64_t>(items.size()));
@@ -1276,7 +1283,7 @@ class Execution::Impl {
         child->last_event_id = fan.started_event_id;
       }
       child->pending_next = &child->scope->start_at;
-      child->pending_input = fan.inputs[i];
+      child->pending_input = std::move(fan.inputs[i]);  // each input is used once
       runnable_.push_back(child.get());
       fan.children[i] = std::move(child);
       ++fan.running;
