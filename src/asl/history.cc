@@ -72,7 +72,11 @@ EventDetails& EventDetails::Member(std::string_view key, char kind, std::string_
   assert(key.size() <= 255);
   const auto length = static_cast<uint32_t>(value.size());
   const size_t at = tape_.size();
-  tape_.resize(at + 1 + key.size() + 1 + sizeof(length) + value.size());
+  const size_t size = at + 1 + key.size() + 1 + sizeof(length) + value.size();
+  // Room for the few short members that usually follow the first, so that an event costs one
+  // allocation rather than one per growth step.
+  if (size > tape_.capacity()) tape_.reserve(at == 0 ? size + 96 : 2 * size);
+  tape_.resize(size);
   char* p = tape_.data() + at;
   *p++ = static_cast<char>(key.size());
   std::memcpy(p, key.data(), key.size());
