@@ -13,29 +13,33 @@ bool IsHexDigit(char c) {
 
 }  // namespace
 
-std::string NewUuidV4(RandomSource& random) {
+void FormatUuidV4(RandomSource& random, char (&out)[kUuidLength]) {
   std::uint64_t high = random.Next();
   std::uint64_t low = random.Next();
   high = (high & ~0xF000ULL) | 0x4000ULL;            // Version 4 in bits 12..15 of time_hi.
   low = (low & ~(0xC0ULL << 56)) | (0x80ULL << 56);  // Variant 10xx in clock_seq_hi.
 
-  std::string out;
-  out.reserve(36);
-  auto append_hex = [&out](std::uint64_t word, int first_nibble, int count) {
+  char* next = out;
+  auto append_hex = [&next](std::uint64_t word, int first_nibble, int count) {
     for (int i = first_nibble; i < first_nibble + count; ++i) {
-      out.push_back(kHexDigits[(word >> (60 - 4 * i)) & 0xF]);
+      *next++ = kHexDigits[(word >> (60 - 4 * i)) & 0xF];
     }
   };
   append_hex(high, 0, 8);
-  out.push_back('-');
+  *next++ = '-';
   append_hex(high, 8, 4);
-  out.push_back('-');
+  *next++ = '-';
   append_hex(high, 12, 4);
-  out.push_back('-');
+  *next++ = '-';
   append_hex(low, 0, 4);
-  out.push_back('-');
+  *next++ = '-';
   append_hex(low, 4, 12);
-  return out;
+}
+
+std::string NewUuidV4(RandomSource& random) {
+  char text[kUuidLength];
+  FormatUuidV4(random, text);
+  return std::string(text, kUuidLength);
 }
 
 bool IsUuid(std::string_view text) {

@@ -22,9 +22,10 @@
 // the JavaScript template literals of the reference implementation produce it.
 //
 // The reference counts flaky attempts per Task state (one handler per state name); these
-// functions are bound by function name, so flaky counts per distinct event instead. A Task's
-// retries send the same event (its effective input), and the workload's Tasks send different
-// ones ("n"), so the two agree, and this one stays right when Tasks run concurrently.
+// functions are bound by function name, so flaky counts per distinct event instead: per value
+// of the event's integer "n" when it has one (the workload's Tasks each send their own), else
+// per whole event. A Task's retries send the same event (its effective input), so the two
+// agree, and this one stays right when Tasks run concurrently.
 #ifndef HPD_ENGINE_BENCH_FUNCTIONS_H_
 #define HPD_ENGINE_BENCH_FUNCTIONS_H_
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <span>
 #include <utility>
 
 #include <boost/json.hpp>
@@ -111,23 +112,58 @@ std::string LogResult(std::string_view request_id) {
   return Base64(log);
 }
 
-// The Lambda error JSON in Lambda's key order.
-json::object ErrorDocument(std::string_view error_type, std::string_view error_message,
-                           std::string_view request_id, const std::vector<std::string>& stack) {
-  json::object doc;
-  doc["errorMessage"] = error_message;
-  doc["errorType"] = error_type;
-  doc["requestId"] = request_id;
-  json::array trace;
-  for (const auto& line : stack) trace.emplace_back(line);
-  doc["stackTrace"] = std::move(trace);
-  return doc;
+// The Lambda error JSON as the function's (Python) runtime writes it, json.dumps style:
+// {"errorMessage": "...", "errorType": "...", "requestId": "...", "stackTrace": ["...", ...]}.
+// Written straight into one string: this is the cause of every failed attempt of a function-ARN
+// task, so it is on the Retry path.
+std::string PythonErrorJson(std::string_view error_type, std::string_view error_message,
+                            std::string_view request_id, std::span<const std::string> stack) {
+  size_t estimate = 80 + error_type.size() + error_message.size() + request_id.size();
+  for (const std::string& line : stack) estimate += line.size() + 4;
+  std::string out;
+  out.reserve(estimate);
+  out.append("{\"errorMessage\": ");
+  AppendPythonString(error_message, &out);
+  out.append(", \"errorType\": ");
+  AppendPythonString(error_type, &out);
+  out.append(", \"requestId\": ");
+  AppendPythonString(request_id, &out);
+  out.append(", \"stackTrace\": [");
+  for (size_t i = 0; i < stack.size(); ++i) {
+    if (i > 0) out.append(", ");
+    AppendPythonString(stack[i], &out);
+  }
+  out.append("]}");
+  return out;
 }
 
-asl::TaskOutcome Failure(std::string error, std::string cause) {
+// The same error JSON as Step Functions re-serialises it for lambda:invoke: compact, strings
+// escaped as SerializeJson escapes them.
+std::string CompactErrorJson(std::string_view error_type, std::string_view error_message,
+                             std::string_view request_id, std::span<const std::string> stack) {
+  size_t estimate = 70 + error_type.size() + error_message.size() + request_id.size();
+  for (const std::string& line : stack) estimate += line.size() + 3;
+  std::string out;
+  out.reserve(estimate);
+  out.append("{\"errorMessage\":");
+  AppendJsonString(error_message, &out);
+  out.append(",\"errorType\":");
+  AppendJsonString(error_type, &out);
+  out.append(",\"requestId\":");
+  AppendJsonString(request_id, &out);
+  out.append(",\"stackTrace\":[");
+  for (size_t i = 0; i < stack.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(stack[i], &out);
+  }
+  out.append("]}");
+  return out;
+}
+
+asl::TaskOutcome Failure(std::string_view error, std::string cause) {
   asl::TaskOutcome outcome;
   outcome.succeeded = false;
-  outcome.error = std::move(error);
+  outcome.error = error;
   outcome.cause = std::move(cause);
   return outcome;
 }
@@ -188,11 +224,20 @@ std::string ResourceNotFoundCause(const FunctionReference& function, std::string
          std::string(request_id) + "; Proxy: null)";
 }
 
+// One invocation's result. A raise is kept as the handler's Status (or the exception's text), and
+// error_type and error_message view it, so nothing is copied until the cause is written. The
+// views may point into `thrown`, so a Call stays where it was made.
 struct LocalFunctions::Call {
+  Call() = default;
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
   bool raised = false;
-  json::value result;       // !raised
-  json::object error;       // raised: the Lambda error JSON
-  std::string error_type;   // raised
+  json::value result;              // !raised
+  Status status;                   // raised by returning an error
+  std::string thrown;              // raised by throwing: what()
+  std::string_view error_type;     // raised: into status or a literal
+  std::string_view error_message;  // raised: into status, thrown or the caller's text
 };
 
 LocalFunctions::LocalFunctions(LambdaEnvironment environment, const Clock& clock)
@@ -206,6 +251,9 @@ Status LocalFunctions::Register(std::string name, LambdaHandler handler,
     return AlreadyExistsError("Lambda function \"" + name + "\" is already registered");
   }
   functions_.emplace(std::move(name), Function{std::move(handler), std::move(options)});
+  // A name that resolved to no function may resolve to this one now.
+  std::lock_guard lock(resolved_mu_);
+  resolved_.clear();
   return Status::Ok();
 }
 
@@ -213,11 +261,27 @@ bool LocalFunctions::Contains(std::string_view name) const {
   return functions_.find(name) != functions_.end();
 }
 
-const LocalFunctions::Function* LocalFunctions::Find(const FunctionReference& reference) const {
-  // Local functions have one version, $LATEST, and no aliases.
-  if (!reference.qualifier.empty() && reference.qualifier != kLatest) return nullptr;
-  auto it = functions_.find(reference.name);
-  return it == functions_.end() ? nullptr : &it->second;
+const LocalFunctions::Function* LocalFunctions::Find(const ResolvedName& resolved,
+                                                     std::string_view qualifier) {
+  if (!qualifier.empty() && qualifier != kLatest) return nullptr;
+  return resolved.function;
+}
+
+StatusOr<const LocalFunctions::ResolvedName*> LocalFunctions::ResolveName(
+    std::string_view text, ResolvedName* scratch) const {
+  std::lock_guard lock(resolved_mu_);
+  if (auto it = resolved_.find(text); it != resolved_.end()) return &it->second;
+  auto parsed = ParseFunctionReference(text, environment_);
+  if (!parsed.ok()) return parsed.status();
+  ResolvedName* resolved = scratch;
+  if (resolved_.size() < kMaxResolvedNames) {
+    resolved = &resolved_.try_emplace(std::string(text)).first->second;
+  }
+  resolved->reference = std::move(parsed).value();
+  resolved->unqualified_arn = resolved->reference.UnqualifiedArn();
+  auto it = functions_.find(resolved->reference.name);
+  resolved->function = it == functions_.end() ? nullptr : &it->second;
+  return resolved;
 }
 
 Duration LocalFunctions::RunTime(const asl::TaskInvocation& task) const {
@@ -231,23 +295,26 @@ Duration LocalFunctions::RunTime(const asl::TaskInvocation& task) const {
     if (name == nullptr || !name->is_string()) return Duration::zero();
     name_text = name->get_string();
   }
-  auto reference = ParseFunctionReference(name_text, environment_);
-  if (!reference.ok()) return Duration::zero();
-  const Function* function = Find(*reference);
+  ResolvedName scratch;
+  auto resolved = ResolveName(name_text, &scratch);
+  if (!resolved.ok()) return Duration::zero();
+  // The reference's own qualifier only: a lambda:invoke Qualifier parameter is not consulted.
+  const Function* function = Find(**resolved, (*resolved)->reference.qualifier);
   return function == nullptr ? Duration::zero() : function->options.run_time;
 }
 
 bool LocalFunctions::Resolve(const asl::TaskInvocation& task, RandomSource& ids,
-                             FunctionReference* reference, json::value* event,
-                             std::string* unmarshal_error, asl::TaskOutcome* outcome) const {
+                             Resolution* resolution, asl::TaskOutcome* outcome) const {
   if (task.kind == asl::TaskKind::kLambdaFunction) {
-    auto parsed = ParseFunctionReference(task.resource, environment_);
-    if (!parsed.ok()) {
-      *outcome = Failure("States.Runtime", std::string(parsed.status().message()));
+    auto resolved = ResolveName(task.resource, &resolution->name_storage);
+    if (!resolved.ok()) {
+      *outcome = Failure("States.Runtime", std::string(resolved.status().message()));
       return false;
     }
-    *reference = std::move(parsed).value();
-    *event = task.parameters;
+    resolution->name = *resolved;
+    resolution->qualifier = resolution->name->reference.qualifier;
+    // The effective input is the event as is; handlers take it by const reference.
+    resolution->event = &task.parameters;
     return true;
   }
   const json::object* params = task.parameters.if_object();
@@ -261,69 +328,67 @@ bool LocalFunctions::Resolve(const asl::TaskInvocation& task, RandomSource& ids,
                            NewUuidV4(ids) + "; Proxy: null)");
     return false;
   }
-  auto parsed = ParseFunctionReference(name->get_string(), environment_);
-  if (!parsed.ok()) {
+  auto resolved = ResolveName(name->get_string(), &resolution->name_storage);
+  if (!resolved.ok()) {
     *outcome = Failure("Lambda.InvalidParameterValueException",
-                       std::string(parsed.status().message()));
+                       std::string(resolved.status().message()));
     return false;
   }
-  *reference = std::move(parsed).value();
+  resolution->name = *resolved;
+  resolution->qualifier = resolution->name->reference.qualifier;
   if (const json::value* qualifier = params->if_contains("Qualifier");
-      qualifier != nullptr && qualifier->is_string() && reference->qualifier.empty()) {
-    reference->qualifier = std::string(qualifier->get_string());
+      qualifier != nullptr && qualifier->is_string() && resolution->qualifier.empty()) {
+    resolution->qualifier = qualifier->get_string();
   }
   // Step Functions sends a string Payload as the raw request body, any other value as its JSON
   // text, and no body for null; Lambda hands an empty body to the function as {}.
   const json::value* payload = params->if_contains("Payload");
   if (payload == nullptr || payload->is_null() ||
       (payload->is_string() && payload->get_string().empty())) {
-    *event = json::object();
+    resolution->event_storage = json::object();
+    resolution->event = &resolution->event_storage;
   } else if (payload->is_string()) {
     // Decoded by the function's runtime; bad JSON is the runtime's error, reported like one.
     auto decoded = ParseJson(payload->get_string());
     if (!decoded.ok()) {
-      *unmarshal_error = "Unable to unmarshal input: " + std::string(decoded.status().message());
+      resolution->unmarshal_error =
+          "Unable to unmarshal input: " + std::string(decoded.status().message());
       return true;
     }
-    *event = std::move(decoded).value();
+    resolution->event_storage = std::move(decoded).value();
+    resolution->event = &resolution->event_storage;
   } else {
-    *event = *payload;
+    resolution->event = payload;
   }
   return true;
 }
 
-LocalFunctions::Call LocalFunctions::Run(const Function& function,
-                                         const FunctionReference& reference,
-                                         const json::value& event, std::string request_id,
-                                         const std::atomic<bool>* cancelled) const {
+void LocalFunctions::Run(const Function& function, const ResolvedName& resolved,
+                         const json::value& event, std::string_view request_id,
+                         const std::atomic<bool>* cancelled, Call* call) const {
   LambdaContext context;
-  context.request_id = std::move(request_id);
-  context.function_name = reference.name;
-  context.invoked_function_arn = reference.UnqualifiedArn();
+  context.request_id = request_id;
+  context.function_name = resolved.reference.name;
+  context.invoked_function_arn = resolved.unqualified_arn;
   context.cancelled = cancelled;
 
-  Call call;
-  std::string error_type;
-  std::string error_message;
   try {
     StatusOr<json::value> result = function.handler(event, context);
     if (result.ok()) {
-      call.result = std::move(result).value();
-      return call;
+      call->result = std::move(result).value();
+      return;
     }
-    error_type = std::string(result.status().error_name());
-    error_message = std::string(result.status().message());
+    call->status = result.status();
+    call->error_type = call->status.error_name();
+    call->error_message = call->status.message();
   } catch (const std::exception& e) {
-    error_message = e.what();
+    call->thrown = e.what();
+    call->error_message = call->thrown;
   } catch (...) {
-    error_message = "unknown C++ exception";
+    call->error_message = "unknown C++ exception";
   }
-  if (error_type.empty()) error_type = "Exception";
-  call.raised = true;
-  call.error_type = error_type;
-  call.error = ErrorDocument(error_type, error_message, context.request_id,
-                             function.options.stack_trace);
-  return call;
+  if (call->error_type.empty()) call->error_type = "Exception";
+  call->raised = true;
 }
 
 asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomSource& ids,
@@ -332,38 +397,49 @@ asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomS
     return Failure("States.Runtime", "The resource '" + task.resource +
                                          "' is not a Lambda function or lambda:invoke");
   }
-  FunctionReference reference;
-  json::value event;
-  std::string unmarshal_error;
+  Resolution resolution;
   asl::TaskOutcome outcome;
-  if (!Resolve(task, ids, &reference, &event, &unmarshal_error, &outcome)) return outcome;
+  if (!Resolve(task, ids, &resolution, &outcome)) return outcome;
 
-  const std::string request_id = NewUuidV4(ids);
-  const Function* function = Find(reference);
+  char request_id_text[kUuidLength];
+  FormatUuidV4(ids, request_id_text);
+  const std::string_view request_id(request_id_text, kUuidLength);
+  const ResolvedName& resolved = *resolution.name;
+  const Function* function = Find(resolved, resolution.qualifier);
   if (function == nullptr) {
-    return Failure(std::string(kResourceNotFound), ResourceNotFoundCause(reference, request_id));
+    FunctionReference reference = resolved.reference;
+    reference.qualifier = resolution.qualifier;
+    return Failure(kResourceNotFound, ResourceNotFoundCause(reference, request_id));
   }
 
   Call call;
-  if (!unmarshal_error.empty()) {
+  std::span<const std::string> stack_trace = function->options.stack_trace;
+  if (!resolution.unmarshal_error.empty()) {
     // The function's runtime could not decode the request body (a string Payload that is not
     // JSON); Lambda reports that as the function's error.
     call.raised = true;
     call.error_type = "Runtime.UnmarshalError";
-    call.error = ErrorDocument(call.error_type, unmarshal_error, request_id, {});
+    call.error_message = resolution.unmarshal_error;
+    stack_trace = {};
   } else {
-    call = Run(*function, reference, event, request_id, cancelled);
+    Run(*function, resolved, *resolution.event, request_id, cancelled, &call);
   }
 
   if (task.kind == asl::TaskKind::kLambdaFunction) {
-    if (call.raised) return Failure(call.error_type, PythonJsonDumps(call.error));
+    if (call.raised) {
+      return Failure(call.error_type,
+                     PythonErrorJson(call.error_type, call.error_message, request_id, stack_trace));
+    }
     outcome.succeeded = true;
     outcome.output = std::move(call.result);
     return outcome;
   }
 
   // lambda:invoke: Step Functions re-serialises the error JSON compactly.
-  if (call.raised) return Failure(call.error_type, SerializeJson(call.error));
+  if (call.raised) {
+    return Failure(call.error_type,
+                   CompactErrorJson(call.error_type, call.error_message, request_id, stack_trace));
+  }
 
   const json::object& params = task.parameters.as_object();
   const json::value* log_type = params.if_contains("LogType");

@@ -24,10 +24,13 @@
 #define HPD_ENGINE_LOCAL_FUNCTIONS_H_
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/json/value.hpp>
@@ -39,11 +42,12 @@
 
 namespace hpd::engine {
 
-// What a handler learns about its invocation (Lambda's context object).
+// What a handler learns about its invocation (Lambda's context object). The views are valid only
+// for the duration of the handler call; a handler that keeps one must copy it.
 struct LambdaContext {
-  std::string request_id;            // a UUID; also the error JSON's requestId
-  std::string function_name;
-  std::string invoked_function_arn;  // unqualified function ARN
+  std::string_view request_id;            // a UUID; also the error JSON's requestId
+  std::string_view function_name;
+  std::string_view invoked_function_arn;  // unqualified function ARN
   // Set when Step Functions no longer wants the result (task timeout, execution stopped).
   // Long-running handlers should poll it. May be null (never cancelled).
   const std::atomic<bool>* cancelled = nullptr;
@@ -100,7 +104,8 @@ bool IsLambdaTask(const asl::TaskInvocation& task);
 std::string ResourceNotFoundCause(const FunctionReference& function, std::string_view request_id);
 
 // Thread-compatible: Register before use; afterwards const methods may run concurrently if the
-// handlers allow it. The clock (for the Invoke response's Date header) must outlive this object.
+// handlers allow it (the name-resolution cache they share is internally synchronised). The clock
+// (for the Invoke response's Date header) must outlive this object.
 class LocalFunctions {
  public:
   LocalFunctions(LambdaEnvironment environment, const Clock& clock);
@@ -128,24 +133,65 @@ class LocalFunctions {
     LambdaHandler handler;
     FunctionOptions options;
   };
+  // A function name text (a Resource ARN or a FunctionName) parsed and looked up.
+  struct ResolvedName {
+    FunctionReference reference;
+    std::string unqualified_arn;  // reference.UnqualifiedArn()
+    // The function registered under reference.name, whatever the qualifier; null if none.
+    const Function* function = nullptr;
+  };
   struct Call;  // one invocation's result, before shaping
 
-  const Function* Find(const FunctionReference& reference) const;
+  // Transparent hashing, so the cache is searched with the task's string_view.
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+
+  // The function the reference names, given the qualifier in effect: local functions have one
+  // version, $LATEST, and no aliases.
+  static const Function* Find(const ResolvedName& resolved, std::string_view qualifier);
+  // Parses and looks up `text`, remembering the answer: tasks name their function with the same
+  // few texts over and over. On success returns the cached entry, or `scratch` filled in when the
+  // cache is full; the pointer stays valid until the next Register. Parse errors are not cached.
+  StatusOr<const ResolvedName*> ResolveName(std::string_view text, ResolvedName* scratch) const;
+  // What Resolve finds for one task. Its pointers may point into its own storage, so it is
+  // neither copied nor moved.
+  struct Resolution {
+    Resolution() = default;
+    Resolution(const Resolution&) = delete;
+    Resolution& operator=(const Resolution&) = delete;
+
+    const ResolvedName* name = nullptr;         // into the cache or name_storage
+    std::string_view qualifier;                 // in effect (lambda:invoke's Qualifier may set it)
+    const boost::json::value* event = nullptr;  // into the task or event_storage
+    // A lambda:invoke string Payload that is not JSON is the function runtime's error, not a
+    // resolution failure: set instead of event.
+    std::string unmarshal_error;
+    ResolvedName name_storage;
+    boost::json::value event_storage;
+  };
   // Resolves the function and the event of `task`; on failure fills `outcome` and returns false.
-  // A lambda:invoke string Payload that is not JSON is the function runtime's error, not a
-  // resolution failure: it comes back in `unmarshal_error`.
-  bool Resolve(const asl::TaskInvocation& task, RandomSource& ids, FunctionReference* reference,
-               boost::json::value* event, std::string* unmarshal_error,
+  bool Resolve(const asl::TaskInvocation& task, RandomSource& ids, Resolution* resolution,
                asl::TaskOutcome* outcome) const;
-  Call Run(const Function& function, const FunctionReference& reference,
-           const boost::json::value& event, std::string request_id,
-           const std::atomic<bool>* cancelled) const;
+  // Runs the handler; fills `call` (default-constructed) with its result or raise.
+  void Run(const Function& function, const ResolvedName& resolved, const boost::json::value& event,
+           std::string_view request_id, const std::atomic<bool>* cancelled, Call* call) const;
+
+  // Bounds the cache when tasks compute function names (lambda:invoke FunctionName.$): past this
+  // many distinct texts, names are resolved per call.
+  static constexpr size_t kMaxResolvedNames = 1024;
 
   // Constant after construction.
   const LambdaEnvironment environment_;
   const Clock& clock_;
   // Written only by Register.
   std::map<std::string, Function, std::less<>> functions_;
+  // Entries are never erased while const methods run (only Register clears the cache), and
+  // unordered_map nodes do not move, so a pointer to an entry outlives the lock.
+  mutable std::mutex resolved_mu_;
+  mutable std::unordered_map<std::string, ResolvedName, TextHash, std::equal_to<>>
+      resolved_;  // guarded by resolved_mu_
 };
 
 }  // namespace hpd::engine

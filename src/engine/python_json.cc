@@ -20,10 +20,29 @@ void AppendEscapedUnit(uint32_t unit, std::string* out) {
   for (int shift = 12; shift >= 0; shift -= 4) out->push_back(kHex[(unit >> shift) & 0xF]);
 }
 
+// Characters json.dumps writes as themselves: printable ASCII except '"' and '\\'.
+bool IsPlainAscii(char c) { return c >= 0x20 && c <= 0x7E && c != '"' && c != '\\'; }
+
+template <typename Int>
+void AppendInteger(Int n, std::string* out) {
+  char buf[24];
+  const char* end = std::to_chars(buf, buf + sizeof(buf), n).ptr;  // 20 digits and a sign fit
+  out->append(buf, static_cast<size_t>(end - buf));
+}
+
+}  // namespace
+
 void AppendPythonString(std::string_view text, std::string* out) {
   out->push_back('"');
   size_t i = 0;
   while (i < text.size()) {
+    // Most text is plain ASCII: copy each run of it in one append rather than by code point.
+    size_t run_end = i;
+    while (run_end < text.size() && IsPlainAscii(text[run_end])) ++run_end;
+    out->append(text.data() + i, run_end - i);
+    i = run_end;
+    if (i == text.size()) break;
+
     const uint32_t cp = static_cast<uint32_t>(DecodeUtf8(text, &i));
     switch (cp) {
       case '"': out->append("\\\""); continue;
@@ -35,20 +54,17 @@ void AppendPythonString(std::string_view text, std::string* out) {
       case '\t': out->append("\\t"); continue;
       default: break;
     }
-    if (cp >= 0x20 && cp <= 0x7E) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp > 0xFFFF) {
+    if (cp > 0xFFFF) {
       const uint32_t v = cp - 0x10000;
       AppendEscapedUnit(0xD800 | (v >> 10), out);
       AppendEscapedUnit(0xDC00 | (v & 0x3FF), out);
     } else {
+      // Controls, DEL and the rest of the BMP (invalid bytes decode as U+FFFD).
       AppendEscapedUnit(cp, out);
     }
   }
   out->push_back('"');
 }
-
-}  // namespace
 
 std::string FormatDoublePython(double d) {
   if (std::isnan(d)) return "NaN";
@@ -103,8 +119,8 @@ void AppendPythonJson(const boost::json::value& value, std::string* out) {
   switch (value.kind()) {
     case boost::json::kind::null: out->append("null"); return;
     case boost::json::kind::bool_: out->append(value.get_bool() ? "true" : "false"); return;
-    case boost::json::kind::int64: out->append(std::to_string(value.get_int64())); return;
-    case boost::json::kind::uint64: out->append(std::to_string(value.get_uint64())); return;
+    case boost::json::kind::int64: AppendInteger(value.get_int64(), out); return;
+    case boost::json::kind::uint64: AppendInteger(value.get_uint64(), out); return;
     case boost::json::kind::double_: out->append(FormatDoublePython(value.get_double())); return;
     case boost::json::kind::string: AppendPythonString(value.get_string(), out); return;
     case boost::json::kind::array: {

@@ -13,6 +13,7 @@
 #define HPD_ENGINE_PYTHON_JSON_H_
 
 #include <string>
+#include <string_view>
 
 #include <boost/json/value.hpp>
 
@@ -24,6 +25,9 @@ namespace hpd::engine {
 // as FormatDoublePython. Object members in the value's order.
 std::string PythonJsonDumps(const boost::json::value& value);
 void AppendPythonJson(const boost::json::value& value, std::string* out);
+
+// Appends json.dumps(text) for one string, quotes included, escaped as above.
+void AppendPythonString(std::string_view text, std::string* out);
 
 // repr(float): the shortest digits that round-trip, in plain notation when the decimal exponent
 // is in [-4, 16) ("1.0", "0.0001", "1e+16", "1.5e-05"), NaN as "NaN", infinities as "Infinity"
