@@ -6,7 +6,6 @@
 #include <mutex>
 #include <optional>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -31,7 +30,7 @@ struct Delivery {
   // deliveries take the wall time at which they are delivered, so that history timestamps never
   // go backwards.
   std::optional<WallTime> fired_at;
-  asl::TaskInvocation task;  // kTaskCompleted
+  // Small on purpose: the task itself waits in the run's table (Run::tasks_) until it completes.
 };
 
 }  // namespace
@@ -173,8 +172,7 @@ class InMemoryExecutor::Run {
       }
     }
     for (uint64_t token : commands.cancel_tasks) {
-      cancelled_tasks_.insert(token);
-      delayed_tasks_.erase(token);
+      tasks_.erase(token);  // deliveries already queued for it find no task and are dropped
       if (auto it = running_.find(token); it != running_.end()) {
         clock.Cancel(it->second);
         running_.erase(it);
@@ -187,31 +185,26 @@ class InMemoryExecutor::Run {
         timers_[timer.token] = clock.ScheduleAfter(
             Scaled(timer.deadline - now),
             [inbox = executor_.inbox_, run = generation_, token = timer.token] {
-              inbox->Push(run, Delivery{Delivery::Kind::kTimerFired, token, std::nullopt, {}});
+              inbox->Push(run, Delivery{Delivery::Kind::kTimerFired, token, std::nullopt});
             });
       }
     }
     for (const asl::TaskInvocation& task : commands.run_tasks) {
-      inbox_.Push(generation_,
-                  Delivery{Delivery::Kind::kTaskStarted, task.token, std::nullopt, {}});
+      inbox_.Push(generation_, Delivery{Delivery::Kind::kTaskStarted, task.token, std::nullopt});
     }
     for (asl::TaskInvocation& task : commands.run_tasks) {
       const uint64_t token = task.token;
       Duration run_time = executor_.functions_.RunTime(task);
-      if (executor_.simulated_ == nullptr) run_time = Scaled(run_time);
-      if (run_time > Duration::zero() && executor_.simulated_ != nullptr) {
-        delayed_tasks_.emplace(token, std::move(task));
-        AddPending(now + run_time, Delivery::Kind::kTaskCompleted, token);
-        continue;
-      }
-      Delivery completion{Delivery::Kind::kTaskCompleted, token, std::nullopt, std::move(task)};
+      tasks_.emplace(token, std::move(task));
+      const Delivery completion{Delivery::Kind::kTaskCompleted, token, std::nullopt};
       if (run_time <= Duration::zero()) {
-        inbox_.Push(generation_, std::move(completion));
+        inbox_.Push(generation_, completion);
+      } else if (executor_.simulated_ != nullptr) {
+        AddPending(now + run_time, Delivery::Kind::kTaskCompleted, token);
       } else {
-        running_[token] =
-            clock.ScheduleAfter(run_time, [inbox = executor_.inbox_, run = generation_,
-                                           completion = std::move(completion)]() mutable {
-              inbox->Push(run, std::move(completion));
+        running_[token] = clock.ScheduleAfter(
+            Scaled(run_time), [inbox = executor_.inbox_, run = generation_, completion] {
+              inbox->Push(run, completion);
             });
       }
     }
@@ -240,7 +233,7 @@ class InMemoryExecutor::Run {
 
   bool IsCancelled(const Pending& entry) const {
     return entry.kind == Delivery::Kind::kTimerFired ? cancelled_timers_.contains(entry.token)
-                                                      : !delayed_tasks_.contains(entry.token);
+                                                      : !tasks_.contains(entry.token);
   }
 
   void DropCancelledTimers() {
@@ -257,30 +250,29 @@ class InMemoryExecutor::Run {
       const Pending entry = pending_.back();
       pending_.pop_back();
       if (IsCancelled(entry)) continue;
-      if (entry.kind == Delivery::Kind::kTimerFired) {
-        inbox_.Push(generation_, Delivery{Delivery::Kind::kTimerFired, entry.token, now, {}});
-      } else {
-        auto it = delayed_tasks_.find(entry.token);
-        Delivery completion{Delivery::Kind::kTaskCompleted, entry.token, std::nullopt,
-                            std::move(it->second)};
-        delayed_tasks_.erase(it);
-        inbox_.Push(generation_, std::move(completion));
-      }
+      inbox_.Push(generation_,
+                  Delivery{entry.kind, entry.token,
+                           entry.kind == Delivery::Kind::kTimerFired
+                               ? std::optional<WallTime>(now)
+                               : std::nullopt});
     }
   }
 
   void Deliver(Delivery delivery) {
     switch (delivery.kind) {
       case Delivery::Kind::kTaskStarted: {
-        if (cancelled_tasks_.contains(delivery.token)) return;
+        if (!tasks_.contains(delivery.token)) return;  // cancelled
         const WallTime now = Now();
         Process(execution_.TaskStarted(delivery.token, now), now);
         return;
       }
       case Delivery::Kind::kTaskCompleted: {
         running_.erase(delivery.token);
-        if (cancelled_tasks_.contains(delivery.token)) return;
-        asl::TaskOutcome outcome = Invoke(delivery.task);
+        auto it = tasks_.find(delivery.token);
+        if (it == tasks_.end()) return;  // cancelled
+        const asl::TaskInvocation task = std::move(it->second);
+        tasks_.erase(it);
+        asl::TaskOutcome outcome = Invoke(task);
         const WallTime now = Now();
         Process(execution_.TaskCompleted(delivery.token, std::move(outcome), now), now);
         return;
@@ -328,9 +320,9 @@ class InMemoryExecutor::Run {
   boost::unordered_flat_map<uint64_t, TimerId> running_;  // task token -> completion timer
   std::vector<Pending> pending_;          // simulated clock: a heap, see Pending
   uint64_t next_order_ = 0;
-  std::unordered_map<uint64_t, asl::TaskInvocation> delayed_tasks_;  // pending completions
-  boost::unordered_flat_set<uint64_t> cancelled_tasks_;   // results no longer wanted, even if
-                                                          // already queued
+  // Tasks from scheduling until their completion is delivered; a cancelled one is removed, so
+  // that its queued deliveries are dropped.
+  boost::unordered_flat_map<uint64_t, asl::TaskInvocation> tasks_;
   boost::unordered_flat_set<uint64_t> cancelled_timers_;  // likewise for timers that fired
                                                           // before the cancel
   bool finished_ = false;
