@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/random.h"
@@ -55,6 +56,21 @@ TEST(UuidTest, SeededRandomGivesReproducibleUuids) {
   SeededRandom a(5);
   SeededRandom b(5);
   EXPECT_EQ(NewUuidV4(a), NewUuidV4(b));
+}
+
+TEST(UuidTest, FormatUuidV4WritesWhatNewUuidV4Returns) {
+  FixedRandom random({0x0123456789abcdefULL, 0xfedcba9876543210ULL});
+  char text[kUuidLength];
+  FormatUuidV4(random, text);
+  EXPECT_EQ(std::string_view(text, kUuidLength), "01234567-89ab-4def-bedc-ba9876543210");
+  EXPECT_EQ(random.used(), 2u);
+
+  SeededRandom a(11);
+  SeededRandom b(11);
+  for (int i = 0; i < 100; ++i) {
+    FormatUuidV4(a, text);
+    EXPECT_EQ(std::string_view(text, kUuidLength), NewUuidV4(b));
+  }
 }
 
 TEST(UuidTest, IsUuidChecksShape) {

@@ -79,6 +79,35 @@ TEST_F(BenchFunctionsTest, FlakyCountsEachDistinctEventApart) {
   EXPECT_TRUE(Call("flaky", R"({"n": 2})").succeeded);
 }
 
+TEST_F(BenchFunctionsTest, FlakyCountsEventsWithoutAnIntegerNByTheirText) {
+  EXPECT_FALSE(Call("flaky", R"({"job": "a"})").succeeded);
+  EXPECT_FALSE(Call("flaky", R"({"n": "1"})").succeeded);
+  EXPECT_FALSE(Call("flaky", R"({"job": "b"})").succeeded);
+  EXPECT_FALSE(Call("flaky", R"({"n": 1})").succeeded);  // not the same as "1"
+  EXPECT_FALSE(Call("flaky", R"({"job": "a"})").succeeded);
+  const asl::TaskOutcome a = Call("flaky", R"({"job": "a"})");
+  ASSERT_TRUE(a.succeeded) << a.cause;
+  EXPECT_EQ(a.output, Json(R"({"ok": true, "attempt": 3})"));
+  EXPECT_FALSE(Call("flaky", R"({"n": "1"})").succeeded);
+  const asl::TaskOutcome quoted = Call("flaky", R"({"n": "1"})");
+  ASSERT_TRUE(quoted.succeeded) << quoted.cause;
+  EXPECT_EQ(quoted.output, Json(R"({"ok": true, "n": "1", "attempt": 3})"));
+  EXPECT_FALSE(Call("flaky", "[]").succeeded);
+  EXPECT_FALSE(Call("flaky", "[]").succeeded);
+  EXPECT_TRUE(Call("flaky", "[]").succeeded);
+}
+
+TEST_F(BenchFunctionsTest, FlakyCauseIsThePythonErrorJson) {
+  const asl::TaskOutcome failed = Call("flaky", R"({"n": 3})");
+  ASSERT_FALSE(failed.succeeded);
+  auto cause = ParseJson(failed.cause);
+  ASSERT_TRUE(cause.ok()) << failed.cause;
+  EXPECT_EQ(failed.cause, R"({"errorMessage": "attempt 1 failed", "errorType": "FlakyError", )"
+                          R"("requestId": ")" +
+                              std::string(cause->at("requestId").as_string()) +
+                              R"(", "stackTrace": []})");
+}
+
 TEST_F(BenchFunctionsTest, HyperPodHappyPathShapes) {
   EXPECT_EQ(Call("prepare", R"({"cluster": "c1", "region": "r1", "nodes": 4})").output,
             Json(R"({"plan": "plan-c1-r1", "nodes": 4, "ready": true})"));

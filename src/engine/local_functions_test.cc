@@ -3,6 +3,8 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
@@ -12,6 +14,7 @@
 #include "common/rfc3339.h"
 #include "common/status_matchers.h"
 #include "common/uuid.h"
+#include "engine/python_json.h"
 #include "support/corpus.h"
 
 namespace hpd::engine {
@@ -168,13 +171,18 @@ TEST_F(LocalFunctionsTest, ThrowingHandlerRaisesException) {
 }
 
 TEST_F(LocalFunctionsTest, HandlerSeesContextAndCancellation) {
-  LambdaContext seen;
+  // The context's views last only for the call: copy them out.
+  std::string request_id;
+  std::string function_name;
+  std::string invoked_function_arn;
   bool was_cancelled = false;
   ASSERT_TRUE(functions_
                   .Register("ctx",
                             [&](const json::value&, const LambdaContext& context)
                                 -> StatusOr<json::value> {
-                              seen = context;
+                              request_id = context.request_id;
+                              function_name = context.function_name;
+                              invoked_function_arn = context.invoked_function_arn;
                               was_cancelled = context.IsCancelled();
                               return json::value(nullptr);
                             })
@@ -183,9 +191,186 @@ TEST_F(LocalFunctionsTest, HandlerSeesContextAndCancellation) {
   auto outcome = functions_.Invoke(FunctionTask("ctx", json::object()), ids_, &cancelled);
   EXPECT_TRUE(outcome.succeeded);
   EXPECT_TRUE(was_cancelled);
-  EXPECT_EQ(seen.function_name, "ctx");
-  EXPECT_EQ(seen.invoked_function_arn, "arn:aws:lambda:eu-west-1:123456789012:function:ctx");
-  EXPECT_TRUE(IsUuid(seen.request_id));
+  EXPECT_EQ(function_name, "ctx");
+  EXPECT_EQ(invoked_function_arn, "arn:aws:lambda:eu-west-1:123456789012:function:ctx");
+  EXPECT_TRUE(IsUuid(request_id));
+
+  // The same through lambda:invoke with a full ARN, and the request id is the one recorded.
+  auto invoked = functions_.Invoke(
+      InvokeTask(Json(R"({"FunctionName":"arn:aws:lambda:us-west-2:123456789012:function:ctx"})")),
+      ids_);
+  ASSERT_TRUE(invoked.succeeded) << invoked.cause;
+  EXPECT_EQ(function_name, "ctx");
+  EXPECT_EQ(invoked_function_arn, "arn:aws:lambda:us-west-2:123456789012:function:ctx");
+  EXPECT_EQ(invoked.output.at("SdkResponseMetadata").at("RequestId").as_string(), request_id);
+}
+
+TEST_F(LocalFunctionsTest, RequestIdsAreTheUuidsDrawnFromIds) {
+  std::string request_id;
+  ASSERT_TRUE(functions_
+                  .Register("id",
+                            [&](const json::value&, const LambdaContext& context)
+                                -> StatusOr<json::value> {
+                              request_id = context.request_id;
+                              return json::value(nullptr);
+                            })
+                  .ok());
+  SeededRandom expected(7);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(functions_.Invoke(FunctionTask("id", json::object()), ids_).succeeded);
+    EXPECT_EQ(request_id, NewUuidV4(expected));
+  }
+}
+
+// The cause as it was built before it was written directly: a json::object dumped by
+// PythonJsonDumps (kLambdaFunction) or SerializeJson (lambda:invoke).
+json::object ErrorDocument(std::string_view error_type, std::string_view error_message,
+                           std::string_view request_id, const std::vector<std::string>& stack) {
+  json::object doc;
+  doc["errorMessage"] = error_message;
+  doc["errorType"] = error_type;
+  doc["requestId"] = request_id;
+  json::array trace;
+  for (const auto& line : stack) trace.emplace_back(line);
+  doc["stackTrace"] = std::move(trace);
+  return doc;
+}
+
+TEST_F(LocalFunctionsTest, ErrorJsonIsByteForByteTheDumpedDocument) {
+  const std::vector<std::string> messages = {
+      "",
+      "plain",
+      "it \"broke\" at C:\\path/x\n\ttab\r\b\f",
+      std::string("nul \0 del \x7f", 11),
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 bad \xff\xc3 end",
+      std::string(300, 'm') + "\x01\x1f",
+  };
+  const std::vector<std::vector<std::string>> stacks = {
+      {}, {"  at handler\n"}, {"  File \"/var/task/handler.py\", line 2\n", "caf\xc3\xa9 \x02", ""}};
+  int index = 0;
+  for (const std::string& message : messages) {
+    for (const auto& stack : stacks) {
+      const std::string name = "raises" + std::to_string(index++);
+      const std::string type = message.empty() ? "" : "Err\"" + message.substr(0, 20);
+      FunctionOptions options;
+      options.stack_trace = stack;
+      ASSERT_TRUE(functions_
+                      .Register(
+                          name,
+                          [&](const json::value&, const LambdaContext&) -> StatusOr<json::value> {
+                            Status status = UnknownError(message);
+                            status.SetErrorName(type);
+                            return status;
+                          },
+                          options)
+                      .ok());
+      const std::string expected_type = type.empty() ? "Exception" : type;
+
+      auto by_arn = functions_.Invoke(FunctionTask(name, json::object()), ids_);
+      ASSERT_FALSE(by_arn.succeeded);
+      EXPECT_EQ(by_arn.error, expected_type);
+      auto request_id = ParseJson(by_arn.cause);
+      ASSERT_TRUE(request_id.ok()) << by_arn.cause;
+      EXPECT_EQ(by_arn.cause,
+                PythonJsonDumps(ErrorDocument(expected_type, message,
+                                              request_id->at("requestId").as_string(), stack)));
+
+      auto invoked = functions_.Invoke(InvokeTask(json::object{{"FunctionName", name}}), ids_);
+      ASSERT_FALSE(invoked.succeeded);
+      EXPECT_EQ(invoked.error, expected_type);
+      auto invoked_id = ParseJson(invoked.cause);
+      ASSERT_TRUE(invoked_id.ok()) << invoked.cause;
+      EXPECT_EQ(invoked.cause,
+                SerializeJson(ErrorDocument(expected_type, message,
+                                            invoked_id->at("requestId").as_string(), stack)));
+    }
+  }
+}
+
+TEST_F(LocalFunctionsTest, ThrownMessagesOfAnyLengthReachTheCause) {
+  for (const std::string& what : {std::string("short"), std::string(100, 'w')}) {
+    const std::string name = "throws" + std::to_string(what.size());
+    ASSERT_TRUE(functions_
+                    .Register(name,
+                              [what](const json::value&,
+                                     const LambdaContext&) -> StatusOr<json::value> {
+                                throw std::runtime_error(what);
+                              })
+                    .ok());
+    auto outcome = functions_.Invoke(FunctionTask(name, json::object()), ids_);
+    ASSERT_FALSE(outcome.succeeded);
+    EXPECT_EQ(outcome.error, "Exception");
+    EXPECT_THAT(outcome.cause, StartsWith(R"({"errorMessage": ")" + what +
+                                          R"(", "errorType": "Exception", "requestId": ")"));
+  }
+}
+
+TEST_F(LocalFunctionsTest, RegisterMakesAFunctionThatWasNotFoundCallable) {
+  // Both lookups remember the name; registering the function must not leave them stale.
+  const std::string arn = "arn:aws:lambda:eu-west-1:123456789012:function:late";
+  EXPECT_EQ(functions_.RunTime(FunctionTask(arn, json::object())), Duration::zero());
+  auto before = functions_.Invoke(FunctionTask(arn, json::object()), ids_);
+  ASSERT_FALSE(before.succeeded);
+  EXPECT_EQ(before.error, "Lambda.ResourceNotFoundException");
+
+  FunctionOptions slow;
+  slow.run_time = std::chrono::seconds(5);
+  ASSERT_TRUE(functions_
+                  .Register("late",
+                            [](const json::value& e, const LambdaContext&)
+                                -> StatusOr<json::value> { return e; },
+                            slow)
+                  .ok());
+  EXPECT_EQ(functions_.RunTime(FunctionTask(arn, json::object())), std::chrono::seconds(5));
+  auto after = functions_.Invoke(FunctionTask(arn, Json(R"({"k":2})")), ids_);
+  ASSERT_TRUE(after.succeeded) << after.cause;
+  EXPECT_EQ(after.output, Json(R"({"k":2})"));
+}
+
+TEST_F(LocalFunctionsTest, RepeatedCallsGiveTheSameOutcomes) {
+  // The second and later calls find the name already resolved.
+  for (int i = 0; i < 3; ++i) {
+    auto ok = functions_.Invoke(FunctionTask("echo", Json(R"({"i":1})")), ids_);
+    EXPECT_TRUE(ok.succeeded);
+    EXPECT_EQ(ok.output, Json(R"({"i":1})"));
+
+    auto malformed = functions_.Invoke(FunctionTask("a:b:c", json::object()), ids_);
+    ASSERT_FALSE(malformed.succeeded);
+    EXPECT_EQ(malformed.error, "States.Runtime");
+    EXPECT_EQ(malformed.cause, "malformed Lambda function reference \"a:b:c\"");
+
+    auto invalid = functions_.Invoke(InvokeTask(Json(R"({"FunctionName":"a:b:c"})")), ids_);
+    ASSERT_FALSE(invalid.succeeded);
+    EXPECT_EQ(invalid.error, "Lambda.InvalidParameterValueException");
+    EXPECT_EQ(invalid.cause, "malformed Lambda function reference \"a:b:c\"");
+
+    // A Qualifier parameter applies to this call only, not to the remembered name.
+    auto alias = functions_.Invoke(
+        InvokeTask(Json(R"({"FunctionName":"echo","Qualifier":"prod"})")), ids_);
+    ASSERT_FALSE(alias.succeeded);
+    EXPECT_THAT(alias.cause,
+                StartsWith("Function not found: "
+                           "arn:aws:lambda:eu-west-1:123456789012:function:echo:prod (Service"));
+    auto plain = functions_.Invoke(InvokeTask(Json(R"({"FunctionName":"echo"})")), ids_);
+    EXPECT_TRUE(plain.succeeded) << plain.cause;
+    auto latest = functions_.Invoke(
+        InvokeTask(Json(R"({"FunctionName":"echo","Qualifier":"$LATEST"})")), ids_);
+    EXPECT_TRUE(latest.succeeded) << latest.cause;
+  }
+}
+
+TEST_F(LocalFunctionsTest, UnmarshalErrorCauseIsExact) {
+  auto outcome =
+      functions_.Invoke(InvokeTask(Json(R"({"FunctionName":"echo","Payload":"nope"})")), ids_);
+  ASSERT_FALSE(outcome.succeeded);
+  EXPECT_EQ(outcome.error, "Runtime.UnmarshalError");
+  auto cause = ParseJson(outcome.cause);
+  ASSERT_TRUE(cause.ok()) << outcome.cause;
+  const json::object& doc = cause->as_object();
+  EXPECT_EQ(outcome.cause,
+            SerializeJson(ErrorDocument("Runtime.UnmarshalError",
+                                        doc.at("errorMessage").as_string(),
+                                        doc.at("requestId").as_string(), {})));
 }
 
 TEST_F(LocalFunctionsTest, LambdaInvokeReturnsTheInvokeEnvelope) {
