@@ -217,9 +217,12 @@ class Execution::Impl {
     Commands out;
     out_ = &out;
     now_ = now;
-    execution_input_ = input;
+    // $$.Execution.Input is rebuilt from the text when a state first reads the context: most
+    // executions never do, and a copy of the document would cost more than keeping its text.
+    if (input_text.empty()) execution_input_ = input;
+    execution_input_text_ = std::move(input_text);
     Details details;
-    details.Add("input", input_text);
+    details.Add("input", execution_input_text_);
     details.NotTruncated("inputDetails");
     details.Add("roleArn", info_.role_arn);
     Append(0, HistoryEventType::kExecutionStarted, std::move(details));
@@ -431,7 +434,13 @@ class Execution::Impl {
     if (context_.is_null()) {
       json::object execution;
       execution["Id"] = info_.execution_arn;
-      execution["Input"] = execution_input_;
+      if (execution_input_text_.empty()) {
+        execution["Input"] = execution_input_;
+      } else {
+        // The text ExecutionStarted recorded, which `input` was parsed from.
+        auto parsed = ParseJson(execution_input_text_);
+        if (parsed.ok()) execution["Input"] = std::move(parsed).value();
+      }
       execution["Name"] = info_.execution_name;
       execution["RoleArn"] = info_.role_arn;
       execution["StartTime"] = FormatRfc3339Millis(info_.start_time);
@@ -616,7 +625,7 @@ class Execution::Impl {
     for (auto& b : bindings) frame.variables->values[b.key()] = std::move(b.value());
 
     if (state.type == StateType::kSucceed || (next.empty() && state.end)) {
-      FrameSucceeded(frame, std::move(output));
+      FrameSucceeded(frame, std::move(output), std::move(output_text));
     } else {
       frame.pending_next = &next;
       frame.pending_input = std::move(output);
@@ -1031,7 +1040,8 @@ class Execution::Impl {
       json::object error_output;
       error_output["Error"] = error;
       error_output["Cause"] = cause;
-      auto output = ApplyResultPath(frame.raw_input, std::move(error_output),
+      // The state is over: its raw input is consumed (and left as it was on failure).
+      auto output = ApplyResultPath(std::move(frame.raw_input), std::move(error_output),
                                     catcher.result_path);
       if (!output.ok()) {
         FailFrame(frame, ErrorName(output.status()), Cause(frame, output.status()));
@@ -1043,12 +1053,13 @@ class Execution::Impl {
     FailFrame(frame, std::move(error), std::move(cause));
   }
 
-  void FrameSucceeded(Frame& frame, json::value output) {
+  // `output_text` is `output` as compact JSON when the caller has it already, else empty.
+  void FrameSucceeded(Frame& frame, json::value output, std::string output_text = {}) {
     if (frame.parent != nullptr) {
       ChildSucceeded(frame, std::move(output));
       return;
     }
-    std::string text = SerializeJson(output);
+    std::string text = output_text.empty() ? SerializeJson(output) : std::move(output_text);
     Details details;
     details.Add("output", text);
     details.NotTruncated("outputDetails");
@@ -1482,7 +1493,8 @@ class Execution::Impl {
   std::optional<std::string> output_;
   std::string error_;
   std::string cause_;
-  json::value execution_input_;
+  json::value execution_input_;     // only when Start had no input text
+  std::string execution_input_text_;
   json::value context_;  // see ContextFor
   std::unique_ptr<Frame> top_;
   std::deque<Frame*> runnable_;                        // frames with a transition to take

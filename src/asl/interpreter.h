@@ -101,7 +101,9 @@ class Execution {
   Execution& operator=(const Execution&) = delete;
 
   // Starts the execution with `input` (its JSON text as submitted is `input_text`, which
-  // ExecutionStarted records verbatim). Must be called once, first.
+  // ExecutionStarted records verbatim and $$.Execution.Input is parsed from; `input` must be
+  // what it parses to. With an empty `input_text`, $$.Execution.Input is a copy of `input`).
+  // Must be called once, first.
   Commands Start(const boost::json::value& input, std::string input_text, WallTime now);
   // The engine began running the task (LambdaFunctionStarted / TaskStarted).
   Commands TaskStarted(uint64_t token, WallTime now);
