@@ -219,6 +219,9 @@ class Execution::Impl {
     now_ = now;
     // $$.Execution.Input is rebuilt from the text when a state first reads the context: most
     // executions never do, and a copy of the document would cost more than keeping its text.
+    // Room for a few events per top-level state (capped) up front: most executions then never
+    // regrow their history.
+    history_.reserve(std::min<size_t>(4 * machine_->states.size() + 8, 1024));
     if (input_text.empty()) execution_input_ = input;
     execution_input_text_ = std::move(input_text);
     Details details;
@@ -234,7 +237,8 @@ class Execution::Impl {
     top_->pending_next = &machine_->start_at;
     top_->pending_input = input;
     runnable_.push_back(top_.get());
-    return Finish();
+    Finish();
+    return out;
   }
 
   Commands TaskStarted(uint64_t token, WallTime now) {
@@ -249,7 +253,8 @@ class Execution::Impl {
         Emit(*frame, HistoryEventType::kTaskStarted, ServiceDetails(*frame));
       }
     }
-    return Finish();
+    Finish();
+    return out;
   }
 
   Commands TaskCompleted(uint64_t token, TaskOutcome outcome, WallTime now) {
@@ -268,7 +273,8 @@ class Execution::Impl {
         OnTaskFailed(*frame, std::move(outcome.error), std::move(outcome.cause));
       }
     }
-    return Finish();
+    Finish();
+    return out;
   }
 
   Commands TimerFired(uint64_t token, WallTime now) {
@@ -298,7 +304,8 @@ class Execution::Impl {
         OnTaskTimedOut(frame);
       }
     }
-    return Finish();
+    Finish();
+    return out;
   }
 
   Commands Stop(std::string error, std::string cause, WallTime now) {
@@ -316,7 +323,8 @@ class Execution::Impl {
       error_ = std::move(error);
       cause_ = std::move(cause);
     }
-    return Finish();
+    Finish();
+    return out;
   }
 
   ExecutionStatus status() const { return status_; }
@@ -414,13 +422,13 @@ class Execution::Impl {
     }
   }
 
-  Commands Finish() {
+  // Ends a call: runs what became runnable, then marks whether the execution finished. The
+  // caller returns its `out` by name, so the Commands are never copied or moved.
+  void Finish() {
     Drive();
     graveyard_.clear();
-    Commands out = std::move(*out_);
-    out.finished = status_ != ExecutionStatus::kRunning;
+    out_->finished = status_ != ExecutionStatus::kRunning;
     out_ = nullptr;
-    return out;
   }
 
   // -- evaluation scope --------------------------------------------------------------------
