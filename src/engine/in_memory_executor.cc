@@ -1,6 +1,7 @@
 #include "engine/in_memory_executor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <mutex>
@@ -66,6 +67,9 @@ struct InMemoryExecutor::Inbox {
 
   std::mutex mu;
   std::condition_variable ready;  // a delivery arrived or a stop was requested
+  // Mirrors stop_requested (written under mu) so that the executor's loop can check for a stop
+  // without taking the lock.
+  std::atomic<bool> stop_pending{false};
   std::vector<Delivery> queue;    // guarded by mu; FIFO from `head`
   size_t head = 0;                // guarded by mu
   uint64_t generation = 0;        // guarded by mu; the run in progress, 0 when none
@@ -107,12 +111,25 @@ class InMemoryExecutor::Run {
       std::optional<Delivery> delivery;
       std::optional<std::pair<std::string, std::string>> stop;
       {
-        std::lock_guard lock(inbox_.mu);
-        if (inbox_.stop_requested) {
-          inbox_.stop_requested = false;
-          stop.emplace(std::move(inbox_.stop_error), std::move(inbox_.stop_cause));
-        } else {
-          delivery = inbox_.PopLocked();
+        if (inbox_.stop_pending.load(std::memory_order_acquire)) {
+          std::lock_guard lock(inbox_.mu);
+          if (inbox_.stop_requested) {
+            inbox_.stop_requested = false;
+            inbox_.stop_pending.store(false, std::memory_order_relaxed);
+            stop.emplace(std::move(inbox_.stop_error), std::move(inbox_.stop_cause));
+          }
+        }
+        if (!stop) {
+          if (local_head_ < local_.size()) {
+            delivery = std::move(local_[local_head_++]);
+            if (local_head_ == local_.size()) {
+              local_.clear();  // drained: keep the storage
+              local_head_ = 0;
+            }
+          } else {
+            std::lock_guard lock(inbox_.mu);
+            delivery = inbox_.PopLocked();
+          }
         }
       }
       if (stop) {
@@ -190,7 +207,7 @@ class InMemoryExecutor::Run {
       }
     }
     for (const asl::TaskInvocation& task : commands.run_tasks) {
-      inbox_.Push(generation_, Delivery{Delivery::Kind::kTaskStarted, task.token, std::nullopt});
+      local_.push_back(Delivery{Delivery::Kind::kTaskStarted, task.token, std::nullopt});
     }
     for (asl::TaskInvocation& task : commands.run_tasks) {
       const uint64_t token = task.token;
@@ -198,7 +215,7 @@ class InMemoryExecutor::Run {
       tasks_.emplace(token, std::move(task));
       const Delivery completion{Delivery::Kind::kTaskCompleted, token, std::nullopt};
       if (run_time <= Duration::zero()) {
-        inbox_.Push(generation_, completion);
+        local_.push_back(completion);
       } else if (executor_.simulated_ != nullptr) {
         AddPending(now + run_time, Delivery::Kind::kTaskCompleted, token);
       } else {
@@ -250,11 +267,9 @@ class InMemoryExecutor::Run {
       const Pending entry = pending_.back();
       pending_.pop_back();
       if (IsCancelled(entry)) continue;
-      inbox_.Push(generation_,
-                  Delivery{entry.kind, entry.token,
-                           entry.kind == Delivery::Kind::kTimerFired
-                               ? std::optional<WallTime>(now)
-                               : std::nullopt});
+      local_.push_back(Delivery{
+          entry.kind, entry.token,
+          entry.kind == Delivery::Kind::kTimerFired ? std::optional<WallTime>(now) : std::nullopt});
     }
   }
 
@@ -318,6 +333,10 @@ class InMemoryExecutor::Run {
   uint64_t generation_ = 0;
   boost::unordered_flat_map<uint64_t, TimerId> timers_;   // interpreter timer -> clock timer
   boost::unordered_flat_map<uint64_t, TimerId> running_;  // task token -> completion timer
+  // Deliveries this thread queues for itself (task started/completed, simulated timers), in
+  // order, from local_head_: no lock needed. Other threads' go through the inbox.
+  std::vector<Delivery> local_;
+  size_t local_head_ = 0;
   std::vector<Pending> pending_;          // simulated clock: a heap, see Pending
   uint64_t next_order_ = 0;
   // Tasks from scheduling until their completion is delivered; a cancelled one is removed, so
@@ -360,6 +379,7 @@ void InMemoryExecutor::RequestStop(std::string error, std::string cause) {
   {
     std::lock_guard lock(inbox_->mu);
     inbox_->stop_requested = true;
+    inbox_->stop_pending.store(true, std::memory_order_release);
     inbox_->stop_error = std::move(error);
     inbox_->stop_cause = std::move(cause);
   }
