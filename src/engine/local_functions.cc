@@ -250,6 +250,7 @@ Status LocalFunctions::Register(std::string name, LambdaHandler handler,
   if (functions_.contains(name)) {
     return AlreadyExistsError("Lambda function \"" + name + "\" is already registered");
   }
+  if (options.run_time > Duration::zero()) any_run_time_ = true;
   functions_.emplace(std::move(name), Function{std::move(handler), std::move(options)});
   // A name that resolved to no function may resolve to this one now.
   std::lock_guard lock(resolved_mu_);
@@ -285,7 +286,8 @@ StatusOr<const LocalFunctions::ResolvedName*> LocalFunctions::ResolveName(
 }
 
 Duration LocalFunctions::RunTime(const asl::TaskInvocation& task) const {
-  if (!IsLambdaTask(task)) return Duration::zero();
+  // Asked for every task: skip the lookup when no function takes time at all.
+  if (!any_run_time_ || !IsLambdaTask(task)) return Duration::zero();
   std::string_view name_text;
   if (task.kind == asl::TaskKind::kLambdaFunction) {
     name_text = task.resource;

@@ -187,6 +187,7 @@ class LocalFunctions {
   const Clock& clock_;
   // Written only by Register.
   std::map<std::string, Function, std::less<>> functions_;
+  bool any_run_time_ = false;  // some function has a run_time; written only by Register
   // Entries are never erased while const methods run (only Register clears the cache), and
   // unordered_map nodes do not move, so a pointer to an entry outlives the lock.
   mutable std::mutex resolved_mu_;
