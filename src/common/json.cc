@@ -480,68 +480,100 @@ void AppendJsonString(std::string_view text, std::string* out) {
   *p++ = '"';
   const char* const in = text.data();
   const std::size_t n = text.size();
-  std::size_t i = 0;
-  while (i < n) {
-#if defined(__SSE2__)
-    // 16 bytes at a time: copied as they are (the room reserved above covers the overshoot:
-    // at least 6 bytes of room remain per unread input byte), then `p` advances past the plain
-    // ones. A byte needs attention if it is below 0x20 or at/above 0x80 (one signed compare
-    // catches both), a quote or a backslash.
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    while (i + 16 <= n) {
-      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), chunk);
-      const __m128i special =
-          _mm_or_si128(_mm_cmplt_epi8(chunk, space),
-                       _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)));
-      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(special));
-      if (mask == 0) {
-        i += 16;
-        p += 16;
-        continue;
-      }
-      const unsigned plain = static_cast<unsigned>(__builtin_ctz(mask));
-      i += plain;
-      p += plain;
-      break;
-    }
-#endif
-    // Plain bytes one at a time (the tail, or everything without SSE2).
-    while (i < n) {
-      const auto c = static_cast<unsigned char>(in[i]);
-      if (c >= 0x80 || kEscapes[c] != 0) break;
-      *p++ = static_cast<char>(c);
-      ++i;
-    }
-    if (i == n) break;
-    const auto c = static_cast<unsigned char>(in[i]);
-    if (c >= 0x80) {
-      const std::size_t length = Utf8SequenceLength(text, i);
-      if (length != 0) {
-        std::memcpy(p, in + i, length);
-        p += length;
-        i += length;
-      } else {
-        std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
-        p += 3;
-        ++i;
-      }
-      continue;
-    }
-    const char escape = kEscapes[c];
+  // The escape of an ASCII byte that needs one (kEscapes[c] != 0).
+  const auto escape = [&p](unsigned char c) {
+    const char e = kEscapes[c];
     *p++ = '\\';
-    if (escape == 'u') {
+    if (e == 'u') {
       *p++ = 'u';
       *p++ = '0';
       *p++ = '0';
       *p++ = kHex[c >> 4];
       *p++ = kHex[c & 0xF];
     } else {
-      *p++ = escape;
+      *p++ = e;
     }
-    ++i;
+  };
+  std::size_t i = 0;
+  while (i < n) {
+#if defined(__SSE2__)
+    // 16 bytes at a time. Copies write 16 bytes where fewer may be wanted: the room reserved
+    // above covers the overshoot (at least 6 bytes remain per unread input byte), and input is
+    // only read 16 bytes at a time where 16 remain. A byte needs attention if it is below 0x20
+    // or at/above 0x80 (one signed compare catches both), a quote or a backslash.
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    // Copies `length` input bytes from in + from to p (16 at once when the input allows).
+    const auto copy = [&](std::size_t from, std::size_t length) {
+      if (from + 16 <= n) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + from)));
+      } else {
+        std::memcpy(p, in + from, length);
+      }
+      p += length;
+    };
+    bool non_ascii = false;
+    while (!non_ascii && i + 16 <= n) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+      const __m128i special =
+          _mm_or_si128(_mm_cmplt_epi8(chunk, space),
+                       _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)));
+      auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      if (mask == 0) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), chunk);
+        i += 16;
+        p += 16;
+        continue;
+      }
+      // Each special byte of the chunk in turn, without scanning it again; a byte >= 0x80 hands
+      // over to the general path below (its UTF-8 sequence may cross the chunk's end).
+      std::size_t done = 0;  // bytes of the chunk written
+      while (mask != 0) {
+        const auto j = static_cast<std::size_t>(__builtin_ctz(mask));
+        const auto c = static_cast<unsigned char>(in[i + j]);
+        copy(i + done, j - done);
+        done = j;
+        if (c >= 0x80) {
+          non_ascii = true;
+          break;
+        }
+        escape(c);
+        done = j + 1;
+        mask &= mask - 1;
+      }
+      if (!non_ascii) copy(i + done, 16 - done);
+      i += non_ascii ? done : 16;
+    }
+#endif
+    // One byte at a time: the tail, a byte >= 0x80, or everything without SSE2.
+    while (i < n) {
+      const auto c = static_cast<unsigned char>(in[i]);
+      if (c >= 0x80) {
+        const std::size_t length = Utf8SequenceLength(text, i);
+        if (length != 0) {
+          std::memcpy(p, in + i, length);
+          p += length;
+          i += length;
+        } else {
+          std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
+          p += 3;
+          ++i;
+        }
+#if defined(__SSE2__)
+        break;  // back to 16 at a time
+#else
+        continue;
+#endif
+      }
+      if (kEscapes[c] != 0) {
+        escape(c);
+      } else {
+        *p++ = static_cast<char>(c);
+      }
+      ++i;
+    }
   }
   *p++ = '"';
   out->resize(static_cast<std::size_t>(p - out->data()));

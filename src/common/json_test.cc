@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -253,6 +254,64 @@ TEST(SerializeJsonTest, EscapesTheSameAtEveryOffsetOfALongString) {
         EXPECT_EQ(out, "x" + expected) << ::testing::PrintToString(text);
       }
     }
+  }
+}
+
+// The block-at-a-time escaping against a byte-at-a-time statement of the rule, on random
+// strings dense in quotes, controls and (valid or broken) multi-byte sequences.
+TEST(SerializeJsonTest, EscapingMatchesTheByteAtATimeRule) {
+  const auto reference = [](std::string_view text) {
+    std::string out = "\"";
+    size_t i = 0;
+    while (i < text.size()) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c >= 0x80) {
+        // Decode one sequence the way the parser validates it: keep it if it round-trips.
+        size_t length = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (length != 0 && i + length <= text.size()) {
+          std::string candidate = "\"" + std::string(text.substr(i, length)) + "\"";
+          if (ParseJson(candidate).ok()) {
+            out += text.substr(i, length);
+            i += length;
+            continue;
+          }
+        }
+        out += "\xef\xbf\xbd";
+        ++i;
+        continue;
+      }
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof(buf), "\\u%04X", c);
+            out += buf;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+    }
+    return out + "\"";
+  };
+  const std::string alphabet[] = {"a", "b", "\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f",
+                                  "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3",
+                                  "\xed\xa0\x80", "0123456789abcdef"};
+  SeededRandom random(7);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const size_t pieces = random.Next() % 40;
+    for (size_t k = 0; k < pieces; ++k) text += alphabet[random.Next() % std::size(alphabet)];
+    std::string out;
+    AppendJsonString(text, &out);
+    ASSERT_EQ(out, reference(text)) << ::testing::PrintToString(text);
   }
 }
 
