@@ -183,6 +183,7 @@ struct Frame {
   int64_t silent_events = 0;         // its own event counter
   const State* state = nullptr;      // the state being run
   json::value raw_input;             // the current state's input
+  std::string raw_input_text;        // its compact JSON text, kept only when OutputIsInput
   // The state input after InputPath: raw_input itself when the state has no InputPath (no copy),
   // else effective_storage.
   const json::value* effective = nullptr;
@@ -509,8 +510,15 @@ class Execution::Impl {
     frame.retry_count = 0;
     frame.retrier_attempts.assign(state->retry.size(), 0);
     Details details;
-    details.Add("input", input_text.empty() ? Serialized(frame.raw_input)
-                                            : std::string_view(input_text));
+    if (OutputIsInput(*state)) {
+      // Kept: the state's output will be this very text (see OutputIsInput).
+      frame.raw_input_text =
+          input_text.empty() ? SerializeJson(frame.raw_input) : std::move(input_text);
+      details.Add("input", frame.raw_input_text);
+    } else {
+      details.Add("input", input_text.empty() ? Serialized(frame.raw_input)
+                                              : std::string_view(input_text));
+    }
     details.NotTruncated("inputDetails");
     details.Add("name", state->name);
     frame.entered_event_id = Emit(frame, EnteredType(state->type), std::move(details));
@@ -550,6 +558,21 @@ class Execution::Impl {
     frame.effective_storage = std::move(effective).value();
     frame.effective = &frame.effective_storage;
     return true;
+  }
+
+  // True when a state's output is always its raw input unchanged: a Succeed, Choice or Wait
+  // state without InputPath and OutputPath. Its input text then serves as its output text.
+  static bool OutputIsInput(const State& state) {
+    return (state.type == StateType::kSucceed || state.type == StateType::kChoice ||
+            state.type == StateType::kWait) &&
+           state.input_path == nullptr && !state.input_path_null &&
+           state.output_path == nullptr && !state.output_path_null;
+  }
+
+  // The output text of a state that produced no new document (Succeed, Choice, Wait): its input
+  // text when OutputIsInput, else empty (ExitState serialises the output).
+  static std::string TakeInputTextAsOutput(Frame& frame) {
+    return OutputIsInput(*frame.state) ? std::move(frame.raw_input_text) : std::string();
   }
 
   // The effective input, to be consumed by a state's last step (OutputPath of a state that
@@ -601,10 +624,11 @@ class Execution::Impl {
   }
 
   // `next` must be owned by the definition: the transition is taken later, by Drive().
+  // `output_text` is `output` as compact JSON when the caller has it already, else empty.
   void ExitState(Frame& frame, json::value output, json::object bindings,
-                 const std::string& next) {
+                 const std::string& next, std::string output_text = {}) {
     const State& state = *frame.state;
-    std::string output_text = SerializeJson(output);
+    if (output_text.empty()) output_text = SerializeJson(output);
     if (output_text.size() > kMaxPayloadBytes) {
       FailFrame(frame, std::string(kStatesDataLimitExceeded),
                 "The state/task '" + state.name +
@@ -680,7 +704,8 @@ class Execution::Impl {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
       return;
     }
-    ExitState(frame, std::move(output).value(), {}, frame.state->next);
+    ExitState(frame, std::move(output).value(), {}, frame.state->next,
+              TakeInputTextAsOutput(frame));
   }
 
   void RunFail(Frame& frame) {
@@ -754,7 +779,8 @@ class Execution::Impl {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
       return;
     }
-    ExitState(frame, std::move(output).value(), std::move(bindings), *next);
+    ExitState(frame, std::move(output).value(), std::move(bindings), *next,
+              TakeInputTextAsOutput(frame));
   }
 
   void RunWait(Frame& frame) {
@@ -846,7 +872,8 @@ class Execution::Impl {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
       return;
     }
-    ExitState(frame, std::move(output).value(), std::move(bindings), frame.state->next);
+    ExitState(frame, std::move(output).value(), std::move(bindings), frame.state->next,
+              TakeInputTextAsOutput(frame));
   }
 
   // -- tasks -------------------------------------------------------------------------------
