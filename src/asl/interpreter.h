@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/container/small_vector.hpp>
@@ -51,14 +52,18 @@ enum class TaskKind {
 
 // A task the engine must run. The engine answers with TaskStarted and then TaskCompleted
 // carrying the same token.
+//
+// The text fields are views into the execution's state machine (the Execution holds it): valid
+// as long as the Execution that asked for the task lives. An engine that keeps a task longer
+// (a journal) copies them.
 struct TaskInvocation {
   uint64_t token = 0;
   TaskKind kind = TaskKind::kLambdaFunction;
-  std::string resource;            // the Task's Resource, as written
-  std::string service;             // kService: "lambda", "ecs", ...
-  std::string action;              // kService: "invoke", "runTask.sync", ...
+  std::string_view resource;       // the Task's Resource, as written
+  std::string_view service;        // kService: "lambda", "ecs", ...
+  std::string_view action;         // kService: "invoke", "runTask.sync", ...
   boost::json::value parameters;   // effective input (Parameters or Arguments applied)
-  std::string state_name;
+  std::string_view state_name;
   int64_t attempt = 0;             // 0 for the first try, then 1, 2, ... per retry
   std::optional<int64_t> timeout_seconds;
   std::optional<int64_t> heartbeat_seconds;

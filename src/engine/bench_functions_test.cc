@@ -10,6 +10,7 @@
 #include "common/rfc3339.h"
 #include "common/status_matchers.h"
 #include "support/corpus.h"
+#include "support/kept_text.h"
 
 namespace hpd::engine {
 namespace {
@@ -32,7 +33,8 @@ class BenchFunctionsTest : public ::testing::Test {
   asl::TaskOutcome Call(std::string_view name, std::string_view event) {
     asl::TaskInvocation task;
     task.kind = asl::TaskKind::kLambdaFunction;
-    task.resource = "arn:aws:lambda:us-east-1:123456789012:function:" + std::string(name);
+    task.resource =
+        hpd::testing::KeptText("arn:aws:lambda:us-east-1:123456789012:function:" + std::string(name));
     task.parameters = Json(event);
     return functions_.Invoke(task, ids_);
   }

@@ -10,6 +10,7 @@
 #include "common/rfc3339.h"
 #include "common/status_matchers.h"
 #include "support/corpus.h"
+#include "support/kept_text.h"
 
 namespace hpd::engine {
 namespace {
@@ -34,7 +35,8 @@ class CorpusFunctionsTest : public ::testing::Test {
   static asl::TaskInvocation FunctionTask(std::string name, json::value input) {
     asl::TaskInvocation task;
     task.kind = asl::TaskKind::kLambdaFunction;
-    task.resource = "arn:<partition>:lambda:<region>:111111111111:function:" + name;
+    task.resource =
+        hpd::testing::KeptText("arn:<partition>:lambda:<region>:111111111111:function:" + name);
     task.parameters = std::move(input);
     return task;
   }

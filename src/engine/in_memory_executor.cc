@@ -316,7 +316,8 @@ class InMemoryExecutor::Run {
     outcome.succeeded = false;
     outcome.error = "States.TaskFailed";
     outcome.cause =
-        executor_.options_.runner_name + " has no local implementation of '" + task.resource + "'";
+        executor_.options_.runner_name + " has no local implementation of '" +
+        std::string(task.resource) + "'";
     return outcome;
   }
 

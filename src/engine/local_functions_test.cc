@@ -16,6 +16,7 @@
 #include "common/uuid.h"
 #include "engine/python_json.h"
 #include "support/corpus.h"
+#include "support/kept_text.h"
 
 namespace hpd::engine {
 namespace {
@@ -61,7 +62,7 @@ class LocalFunctionsTest : public ::testing::Test {
   static asl::TaskInvocation FunctionTask(std::string resource, json::value input) {
     asl::TaskInvocation task;
     task.kind = asl::TaskKind::kLambdaFunction;
-    task.resource = std::move(resource);
+    task.resource = hpd::testing::KeptText(std::move(resource));
     task.parameters = std::move(input);
     return task;
   }
