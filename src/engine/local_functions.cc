@@ -254,6 +254,7 @@ Status LocalFunctions::Register(std::string name, LambdaHandler handler,
   functions_.emplace(std::move(name), Function{std::move(handler), std::move(options)});
   // A name that resolved to no function may resolve to this one now.
   std::lock_guard lock(resolved_mu_);
+  last_resolved_.store(nullptr, std::memory_order_release);
   resolved_.clear();
   return Status::Ok();
 }
@@ -270,18 +271,31 @@ const LocalFunctions::Function* LocalFunctions::Find(const ResolvedName& resolve
 
 StatusOr<const LocalFunctions::ResolvedName*> LocalFunctions::ResolveName(
     std::string_view text, ResolvedName* scratch) const {
+  // Consecutive tasks mostly name the same function: try the last answer without hashing or
+  // locking. Cache entries stay put until Register, which never runs alongside this.
+  if (const auto* last = last_resolved_.load(std::memory_order_acquire);
+      last != nullptr && last->first == text) {
+    return &last->second;
+  }
   std::lock_guard lock(resolved_mu_);
-  if (auto it = resolved_.find(text); it != resolved_.end()) return &it->second;
+  if (auto it = resolved_.find(text); it != resolved_.end()) {
+    last_resolved_.store(&*it, std::memory_order_release);
+    return &it->second;
+  }
   auto parsed = ParseFunctionReference(text, environment_);
   if (!parsed.ok()) return parsed.status();
   ResolvedName* resolved = scratch;
+  std::pair<const std::string, ResolvedName>* entry = nullptr;
   if (resolved_.size() < kMaxResolvedNames) {
-    resolved = &resolved_.try_emplace(std::string(text)).first->second;
+    entry = &*resolved_.try_emplace(std::string(text)).first;
+    resolved = &entry->second;
   }
   resolved->reference = std::move(parsed).value();
   resolved->unqualified_arn = resolved->reference.UnqualifiedArn();
   auto it = functions_.find(resolved->reference.name);
   resolved->function = it == functions_.end() ? nullptr : &it->second;
+  // Published only once filled in.
+  if (entry != nullptr) last_resolved_.store(entry, std::memory_order_release);
   return resolved;
 }
 
@@ -396,7 +410,7 @@ void LocalFunctions::Run(const Function& function, const ResolvedName& resolved,
 asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomSource& ids,
                                         const std::atomic<bool>* cancelled) const {
   if (!IsLambdaTask(task)) {
-    return Failure("States.Runtime", "The resource '" + task.resource +
+    return Failure("States.Runtime", "The resource '" + std::string(task.resource) +
                                          "' is not a Lambda function or lambda:invoke");
   }
   Resolution resolution;

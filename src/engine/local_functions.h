@@ -193,6 +193,9 @@ class LocalFunctions {
   mutable std::mutex resolved_mu_;
   mutable std::unordered_map<std::string, ResolvedName, TextHash, std::equal_to<>>
       resolved_;  // guarded by resolved_mu_
+  // The entry of resolved_ found or added last (null after Register): a lock-free first try.
+  // An entry filled in before it is published here, and never changed until Register.
+  mutable std::atomic<const std::pair<const std::string, ResolvedName>*> last_resolved_{nullptr};
 };
 
 }  // namespace hpd::engine
