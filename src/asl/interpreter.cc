@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <deque>
+#include <cstddef>
 #include <map>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -209,6 +210,43 @@ struct Frame {
   std::unique_ptr<Fanout> fanout;    // while the current state is a Parallel or Map
 };
 
+// Frames with a transition to take, first in, first out: a vector and a read position, which
+// costs nothing until the first push (a std::deque allocates as it is constructed).
+class FrameQueue {
+ public:
+  bool empty() const { return head_ == frames_.size(); }
+  void push_back(Frame* frame) { frames_.push_back(frame); }
+  Frame* pop_front() {
+    Frame* frame = frames_[head_++];
+    if (head_ == frames_.size()) {
+      clear();
+    } else if (head_ >= 1024 && head_ * 2 >= frames_.size()) {
+      // Never drained for long: drop the consumed prefix.
+      frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    return frame;
+  }
+  void clear() {
+    frames_.clear();
+    head_ = 0;
+  }
+  bool contains(const Frame* frame) const {
+    return std::find(frames_.begin() + static_cast<std::ptrdiff_t>(head_), frames_.end(), frame) !=
+           frames_.end();
+  }
+  void remove(const Frame* frame) {
+    frames_.erase(
+        std::remove(frames_.begin() + static_cast<std::ptrdiff_t>(head_), frames_.end(), frame),
+        frames_.end());
+    if (empty()) clear();
+  }
+
+ private:
+  std::vector<Frame*> frames_;
+  size_t head_ = 0;
+};
+
 class Execution::Impl {
  public:
   Impl(std::shared_ptr<const StateMachine> machine, ExecutionInfo info)
@@ -403,8 +441,7 @@ class Execution::Impl {
   // Runs transitions until the execution blocks (task, timer) or ends.
   void Drive() {
     while (status_ == ExecutionStatus::kRunning && !runnable_.empty()) {
-      Frame* frame = runnable_.front();
-      runnable_.pop_front();
+      Frame* frame = runnable_.pop_front();
       while (status_ == ExecutionStatus::kRunning && frame->pending_next != nullptr) {
         if (frame->silent && !info_.express &&
             static_cast<size_t>(frame->silent_events) >= kMaxHistoryEvents) {
@@ -662,7 +699,7 @@ class Execution::Impl {
       frame.pending_next = &next;
       frame.pending_input = std::move(output);
       frame.pending_input_text = std::move(output_text);
-      if (std::find(runnable_.begin(), runnable_.end(), &frame) == runnable_.end()) {
+      if (!runnable_.contains(&frame)) {
         runnable_.push_back(&frame);
       }
     }
@@ -1512,7 +1549,7 @@ class Execution::Impl {
     frame.timeout_timer = 0;
     frame.wait_timer = 0;
     frame.pending_next = nullptr;
-    runnable_.erase(std::remove(runnable_.begin(), runnable_.end(), &frame), runnable_.end());
+    runnable_.remove(&frame);
     if (frame.fanout) {
       for (auto& child : frame.fanout->children) {
         if (child) CancelFrame(*child);
@@ -1532,7 +1569,7 @@ class Execution::Impl {
   std::string execution_input_text_;
   json::value context_;  // see ContextFor
   std::unique_ptr<Frame> top_;
-  std::deque<Frame*> runnable_;                        // frames with a transition to take
+  FrameQueue runnable_;                                // frames with a transition to take
   // Open addressing: no allocation per task or timer once the tables have grown.
   std::string scratch_;  // see Serialized()
   // Open addressing: no allocation per task or timer once the tables have grown.
