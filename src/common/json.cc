@@ -230,6 +230,116 @@ constexpr std::array<char, 128> MakeEscapeTable() {
 }
 constexpr std::array<char, 128> kEscapes = MakeEscapeTable();
 
+// Room QuoteInto may need for a text of `n` bytes: every byte a \u00XX escape (or a 3-byte
+// U+FFFD for one bad byte), and the quotes.
+constexpr std::size_t MaxQuotedLength(std::size_t n) { return n * 6 + 2; }
+
+// Writes `text` as a JSON string literal, escaped as Jackson does, at `p`, which must have room
+// for MaxQuotedLength(text.size()) bytes; returns the end of what it wrote.
+char* QuoteInto(std::string_view text, char* p) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  *p++ = '"';
+  const char* const in = text.data();
+  const std::size_t n = text.size();
+  // The escape of an ASCII byte that needs one (kEscapes[c] != 0).
+  const auto escape = [&p](unsigned char c) {
+    const char e = kEscapes[c];
+    *p++ = '\\';
+    if (e == 'u') {
+      *p++ = 'u';
+      *p++ = '0';
+      *p++ = '0';
+      *p++ = kHex[c >> 4];
+      *p++ = kHex[c & 0xF];
+    } else {
+      *p++ = e;
+    }
+  };
+  std::size_t i = 0;
+  while (i < n) {
+#if defined(__SSE2__)
+    // 16 bytes at a time. Copies write 16 bytes where fewer may be wanted: the room the caller
+    // provides covers the overshoot (at least 6 bytes remain per unread input byte), and input is
+    // only read 16 bytes at a time where 16 remain. A byte needs attention if it is below 0x20
+    // or at/above 0x80 (one signed compare catches both), a quote or a backslash.
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    // Copies `length` input bytes from in + from to p (16 at once when the input allows).
+    const auto copy = [&](std::size_t from, std::size_t length) {
+      if (from + 16 <= n) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
+                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + from)));
+      } else {
+        std::memcpy(p, in + from, length);
+      }
+      p += length;
+    };
+    bool non_ascii = false;
+    while (!non_ascii && i + 16 <= n) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+      const __m128i special =
+          _mm_or_si128(_mm_cmplt_epi8(chunk, space),
+                       _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)));
+      auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      if (mask == 0) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), chunk);
+        i += 16;
+        p += 16;
+        continue;
+      }
+      // Each special byte of the chunk in turn, without scanning it again; a byte >= 0x80 hands
+      // over to the general path below (its UTF-8 sequence may cross the chunk's end).
+      std::size_t done = 0;  // bytes of the chunk written
+      while (mask != 0) {
+        const auto j = static_cast<std::size_t>(__builtin_ctz(mask));
+        const auto c = static_cast<unsigned char>(in[i + j]);
+        copy(i + done, j - done);
+        done = j;
+        if (c >= 0x80) {
+          non_ascii = true;
+          break;
+        }
+        escape(c);
+        done = j + 1;
+        mask &= mask - 1;
+      }
+      if (!non_ascii) copy(i + done, 16 - done);
+      i += non_ascii ? done : 16;
+    }
+#endif
+    // One byte at a time: the tail, a byte >= 0x80, or everything without SSE2.
+    while (i < n) {
+      const auto c = static_cast<unsigned char>(in[i]);
+      if (c >= 0x80) {
+        const std::size_t length = Utf8SequenceLength(text, i);
+        if (length != 0) {
+          std::memcpy(p, in + i, length);
+          p += length;
+          i += length;
+        } else {
+          std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
+          p += 3;
+          ++i;
+        }
+#if defined(__SSE2__)
+        break;  // back to 16 at a time
+#else
+        continue;
+#endif
+      }
+      if (kEscapes[c] != 0) {
+        escape(c);
+      } else {
+        *p++ = static_cast<char>(c);
+      }
+      ++i;
+    }
+  }
+  *p++ = '"';
+  return p;
+}
+
 void AppendInteger(std::int64_t i, std::string* out) {
   char buf[24];
   const auto result = std::to_chars(buf, buf + sizeof(buf), i);
@@ -273,6 +383,98 @@ void AppendScalar(const bj::value& value, std::string* out) {
 void AppendKey(const bj::string_view key, std::string* out) {
   AppendJsonString(std::string_view(key.data(), key.size()), out);
 }
+
+// Writes compact JSON through a cursor into a string kept ahead of it. Room is made in doubling
+// steps, so a string, a key or a punctuation mark costs a bounds check, not a resize of the
+// string per piece (std::string::resize zero-fills what it adds).
+class CompactWriter {
+ public:
+  explicit CompactWriter(std::string* out) : out_(out), pos_(out->size()) {}
+  ~CompactWriter() { out_->resize(pos_); }
+  CompactWriter(const CompactWriter&) = delete;
+  CompactWriter& operator=(const CompactWriter&) = delete;
+
+  void Value(const bj::value& value) {
+    switch (value.kind()) {
+      case bj::kind::array: {
+        Put('[');
+        bool first = true;
+        for (const bj::value& element : value.get_array()) {
+          if (!first) Put(',');
+          first = false;
+          Value(element);
+        }
+        Put(']');
+        return;
+      }
+      case bj::kind::object: {
+        Put('{');
+        bool first = true;
+        for (const bj::key_value_pair& member : value.get_object()) {
+          if (!first) Put(',');
+          first = false;
+          const bj::string_view key = member.key();
+          String(std::string_view(key.data(), key.size()));
+          Put(':');
+          Value(member.value());
+        }
+        Put('}');
+        return;
+      }
+      case bj::kind::string: {
+        const bj::string& string = value.get_string();
+        String(std::string_view(string.data(), string.size()));
+        return;
+      }
+      case bj::kind::int64: {
+        char* p = Room(24);
+        pos_ = static_cast<std::size_t>(std::to_chars(p, p + 24, value.get_int64()).ptr -
+                                        out_->data());
+        return;
+      }
+      case bj::kind::uint64: {
+        char* p = Room(24);
+        pos_ = static_cast<std::size_t>(std::to_chars(p, p + 24, value.get_uint64()).ptr -
+                                        out_->data());
+        return;
+      }
+      case bj::kind::null:
+        Put("null");
+        return;
+      case bj::kind::bool_:
+        Put(value.get_bool() ? std::string_view("true") : std::string_view("false"));
+        return;
+      case bj::kind::double_: {
+        std::string text;  // doubles are rare in payloads: the Java-style formatter as it is
+        AppendDouble(value.get_double(), &text);
+        Put(text);
+        return;
+      }
+    }
+  }
+
+ private:
+  // At least `n` writable bytes at the cursor.
+  char* Room(std::size_t n) {
+    if (pos_ + n > out_->size()) out_->resize(std::max(out_->size() * 2, pos_ + n + 64));
+    return out_->data() + pos_;
+  }
+  void Put(char c) {
+    *Room(1) = c;
+    ++pos_;
+  }
+  void Put(std::string_view text) {
+    std::memcpy(Room(text.size()), text.data(), text.size());
+    pos_ += text.size();
+  }
+  void String(std::string_view text) {
+    char* end = QuoteInto(text, Room(MaxQuotedLength(text.size())));
+    pos_ = static_cast<std::size_t>(end - out_->data());
+  }
+
+  std::string* const out_;
+  std::size_t pos_;  // the cursor; out_->size() is how far room has been made
+};
 
 void AppendPretty(const bj::value& value, std::size_t indent, std::string* out) {
   const auto newline = [out](std::size_t spaces) {
@@ -342,35 +544,7 @@ StatusOr<boost::json::value> ParseJson(std::string_view text, boost::json::stora
 }
 
 void AppendJson(const boost::json::value& value, std::string* out) {
-  switch (value.kind()) {
-    case bj::kind::array: {
-      out->push_back('[');
-      bool first = true;
-      for (const bj::value& element : value.get_array()) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendJson(element, out);
-      }
-      out->push_back(']');
-      return;
-    }
-    case bj::kind::object: {
-      out->push_back('{');
-      bool first = true;
-      for (const bj::key_value_pair& member : value.get_object()) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendKey(member.key(), out);
-        out->push_back(':');
-        AppendJson(member.value(), out);
-      }
-      out->push_back('}');
-      return;
-    }
-    default:
-      AppendScalar(value, out);
-      return;
-  }
+  CompactWriter(out).Value(value);
 }
 
 std::string SerializeJson(const boost::json::value& value) {
@@ -470,113 +644,13 @@ std::string FormatDouble(double d) {
 }
 
 void AppendJsonString(std::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  // Written through a raw pointer into room for the worst case (every byte a \u00XX escape, or
-  // a 3-byte U+FFFD for one bad byte), then trimmed: payload strings are mostly JSON text whose
-  // many quotes each need an escape, and per-character appends dominated the interpreter.
+  // Written through a raw pointer into room for the worst case, then trimmed: payload strings
+  // are mostly JSON text whose many quotes each need an escape, and per-character appends
+  // dominated the interpreter.
   const std::size_t start = out->size();
-  out->resize(start + text.size() * 6 + 2);
-  char* p = out->data() + start;
-  *p++ = '"';
-  const char* const in = text.data();
-  const std::size_t n = text.size();
-  // The escape of an ASCII byte that needs one (kEscapes[c] != 0).
-  const auto escape = [&p](unsigned char c) {
-    const char e = kEscapes[c];
-    *p++ = '\\';
-    if (e == 'u') {
-      *p++ = 'u';
-      *p++ = '0';
-      *p++ = '0';
-      *p++ = kHex[c >> 4];
-      *p++ = kHex[c & 0xF];
-    } else {
-      *p++ = e;
-    }
-  };
-  std::size_t i = 0;
-  while (i < n) {
-#if defined(__SSE2__)
-    // 16 bytes at a time. Copies write 16 bytes where fewer may be wanted: the room reserved
-    // above covers the overshoot (at least 6 bytes remain per unread input byte), and input is
-    // only read 16 bytes at a time where 16 remain. A byte needs attention if it is below 0x20
-    // or at/above 0x80 (one signed compare catches both), a quote or a backslash.
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
-    // Copies `length` input bytes from in + from to p (16 at once when the input allows).
-    const auto copy = [&](std::size_t from, std::size_t length) {
-      if (from + 16 <= n) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(p),
-                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + from)));
-      } else {
-        std::memcpy(p, in + from, length);
-      }
-      p += length;
-    };
-    bool non_ascii = false;
-    while (!non_ascii && i + 16 <= n) {
-      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
-      const __m128i special =
-          _mm_or_si128(_mm_cmplt_epi8(chunk, space),
-                       _mm_or_si128(_mm_cmpeq_epi8(chunk, quote), _mm_cmpeq_epi8(chunk, backslash)));
-      auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
-      if (mask == 0) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), chunk);
-        i += 16;
-        p += 16;
-        continue;
-      }
-      // Each special byte of the chunk in turn, without scanning it again; a byte >= 0x80 hands
-      // over to the general path below (its UTF-8 sequence may cross the chunk's end).
-      std::size_t done = 0;  // bytes of the chunk written
-      while (mask != 0) {
-        const auto j = static_cast<std::size_t>(__builtin_ctz(mask));
-        const auto c = static_cast<unsigned char>(in[i + j]);
-        copy(i + done, j - done);
-        done = j;
-        if (c >= 0x80) {
-          non_ascii = true;
-          break;
-        }
-        escape(c);
-        done = j + 1;
-        mask &= mask - 1;
-      }
-      if (!non_ascii) copy(i + done, 16 - done);
-      i += non_ascii ? done : 16;
-    }
-#endif
-    // One byte at a time: the tail, a byte >= 0x80, or everything without SSE2.
-    while (i < n) {
-      const auto c = static_cast<unsigned char>(in[i]);
-      if (c >= 0x80) {
-        const std::size_t length = Utf8SequenceLength(text, i);
-        if (length != 0) {
-          std::memcpy(p, in + i, length);
-          p += length;
-          i += length;
-        } else {
-          std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD REPLACEMENT CHARACTER
-          p += 3;
-          ++i;
-        }
-#if defined(__SSE2__)
-        break;  // back to 16 at a time
-#else
-        continue;
-#endif
-      }
-      if (kEscapes[c] != 0) {
-        escape(c);
-      } else {
-        *p++ = static_cast<char>(c);
-      }
-      ++i;
-    }
-  }
-  *p++ = '"';
-  out->resize(static_cast<std::size_t>(p - out->data()));
+  out->resize(start + MaxQuotedLength(text.size()));
+  char* end = QuoteInto(text, out->data() + start);
+  out->resize(static_cast<std::size_t>(end - out->data()));
 }
 
 std::string JsonTypeName(const boost::json::value& value) {
