@@ -1084,8 +1084,10 @@ class Execution::Impl {
       if (!ErrorMatches(retrier.error_equals, error)) continue;
       int64_t& attempts = frame.retrier_attempts[i];
       if (attempts >= retrier.max_attempts) return false;  // the first matching one decides
-      double delay = static_cast<double>(retrier.interval_seconds) *
-                     std::pow(retrier.backoff_rate, static_cast<double>(attempts));
+      double delay = static_cast<double>(retrier.interval_seconds);
+      if (retrier.backoff_rate != 1.0 && attempts > 0) {
+        delay *= std::pow(retrier.backoff_rate, static_cast<double>(attempts));
+      }
       if (retrier.max_delay_seconds) {
         delay = std::min(delay, static_cast<double>(*retrier.max_delay_seconds));
       }
