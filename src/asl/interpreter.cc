@@ -941,8 +941,6 @@ class Execution::Impl {
   void ScheduleTask(Frame& frame) {
     const State& state = *frame.state;
     if (!ComputeEffectiveInput(frame)) return;
-    const json::value* context = ContextFor(frame);
-    EvaluationScope scope = ScopeFor(frame, frame.effective, context);
     json::value parameters;
     if (!ApplyParameters(frame, &parameters)) return;
     auto seconds = [&](const DynamicNumber& n, std::string_view field,
@@ -950,6 +948,7 @@ class Execution::Impl {
       if (n.literal) {
         *out = static_cast<int64_t>(*n.literal);
       } else if (n.path) {
+        const EvaluationScope scope = ScopeFor(frame, frame.effective, ContextFor(frame));
         auto v = EvaluatePathField(*n.path, field, scope);
         if (!v.ok()) {
           FailState(frame, ErrorName(v.status()), Cause(frame, v.status()));
