@@ -118,16 +118,23 @@ void SystemClock::RunTimerThread() {
 
 SimulatedClock::SimulatedClock(WallTime initial_wall, MonotonicTime initial_monotonic)
     : now_(initial_monotonic),
-      wall_offset_(initial_wall.time_since_epoch() - initial_monotonic.time_since_epoch()) {}
+      wall_offset_(initial_wall.time_since_epoch() - initial_monotonic.time_since_epoch()) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PublishLocked();
+}
+
+void SimulatedClock::PublishLocked() {
+  published_monotonic_.store(now_.time_since_epoch().count(), std::memory_order_release);
+  published_wall_.store((now_.time_since_epoch() + wall_offset_).count(),
+                        std::memory_order_release);
+}
 
 WallTime SimulatedClock::WallNow() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return WallTime(now_.time_since_epoch() + wall_offset_);
+  return WallTime(Duration(published_wall_.load(std::memory_order_acquire)));
 }
 
 MonotonicTime SimulatedClock::MonotonicNow() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return now_;
+  return MonotonicTime(Duration(published_monotonic_.load(std::memory_order_acquire)));
 }
 
 TimerId SimulatedClock::ScheduleAt(MonotonicTime deadline, std::function<void()> callback) {
@@ -189,6 +196,7 @@ std::size_t SimulatedClock::RunUntilIdle(std::size_t max_callbacks) {
 void SimulatedClock::SetWallTime(WallTime t) {
   std::lock_guard<std::mutex> lock(mu_);
   wall_offset_ = t.time_since_epoch() - now_.time_since_epoch();
+  PublishLocked();
 }
 
 std::size_t SimulatedClock::RunDueTimers(MonotonicTime t, std::size_t max_callbacks) {
@@ -208,7 +216,10 @@ std::size_t SimulatedClock::RunDueTimers(MonotonicTime t, std::size_t max_callba
     while (ran < max_callbacks) {
       std::optional<TimerQueue::Timer> due = timers_.PopDue(t);
       if (!due.has_value()) break;
-      if (due->deadline > now_) now_ = due->deadline;
+      if (due->deadline > now_) {
+        now_ = due->deadline;
+        PublishLocked();
+      }
       lock.unlock();
       try {
         due->callback();
@@ -222,7 +233,10 @@ std::size_t SimulatedClock::RunDueTimers(MonotonicTime t, std::size_t max_callba
     }
     // Time reaches `t` only once nothing due by then is left (the callback budget may run out).
     const std::optional<MonotonicTime> next = timers_.NextDeadline();
-    if ((!next.has_value() || *next > t) && t > now_) now_ = t;
+    if ((!next.has_value() || *next > t) && t > now_) {
+      now_ = t;
+      PublishLocked();
+    }
   }
   return ran;
 }

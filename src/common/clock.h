@@ -16,6 +16,7 @@
 #ifndef HPD_COMMON_CLOCK_H_
 #define HPD_COMMON_CLOCK_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -190,11 +191,18 @@ class SimulatedClock final : public Clock {
   // max(now, t). Stops early after `max_callbacks`, leaving time at the last timer run.
   std::size_t RunDueTimers(MonotonicTime t, std::size_t max_callbacks);
 
+  // Copies now_ and now_ + wall_offset_ into the atomics below. Requires mu_.
+  void PublishLocked();
+
   mutable std::mutex mu_;
   MonotonicTime now_;       // Guarded by mu_.
   Duration wall_offset_;    // WallNow() - MonotonicNow(). Guarded by mu_.
   TimerQueue timers_;       // Guarded by mu_.
   bool advancing_ = false;  // Guarded by mu_.
+  // The readings, published under mu_ whenever now_ or wall_offset_ change, so that WallNow()
+  // and MonotonicNow() -- asked for on every step of an execution -- take no lock.
+  std::atomic<Duration::rep> published_monotonic_{0};
+  std::atomic<Duration::rep> published_wall_{0};
 };
 
 }  // namespace hpd
