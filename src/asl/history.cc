@@ -76,12 +76,16 @@ EventDetails& EventDetails::Member(std::string_view key, char kind, std::string_
   // Room for the few short members that usually follow the first, so that an event costs one
   // allocation rather than one per growth step.
   if (size > tape_.capacity()) tape_.reserve(at == 0 ? size + 96 : 2 * size);
-  char header[4];
-  std::memcpy(header, &length, sizeof(length));
-  tape_.push_back(static_cast<char>(key.size()));
-  tape_.append(key);
-  tape_.push_back(kind);
-  tape_.append(header, sizeof(header));
+  // The header (key length, key, kind, value length) built on the stack, then two appends.
+  char header[1 + 255 + 1 + sizeof(length)];
+  char* p = header;
+  *p++ = static_cast<char>(key.size());
+  std::memcpy(p, key.data(), key.size());
+  p += key.size();
+  *p++ = kind;
+  std::memcpy(p, &length, sizeof(length));
+  p += sizeof(length);
+  tape_.append(header, static_cast<size_t>(p - header));
   tape_.append(value);
   return *this;
 }
