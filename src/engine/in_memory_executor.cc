@@ -126,7 +126,8 @@ class InMemoryExecutor::Run {
               local_.clear();  // drained: keep the storage
               local_head_ = 0;
             }
-          } else {
+          } else if (executor_.simulated_ == nullptr) {
+            // Only a real clock's timer callbacks queue deliveries from other threads.
             std::lock_guard lock(inbox_.mu);
             delivery = inbox_.PopLocked();
           }
