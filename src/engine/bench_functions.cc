@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <boost/json.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "common/json.h"
 
@@ -90,12 +91,15 @@ class FlakyCounter {
       }
     }
     if (attempt < kSucceedsOnAttempt) {
-      return Raise("FlakyError", "attempt " + std::to_string(attempt) + " failed");
+      std::string message = "attempt ";
+      message += static_cast<char>('0' + attempt);  // 1 or 2
+      message += " failed";
+      return Raise("FlakyError", std::move(message));
     }
-    json::object out;
-    out["ok"] = true;
-    CopyMember(event, "n", out, "n");
-    out["attempt"] = attempt;
+    json::object out(3);
+    out.emplace("ok", true);
+    if (n != nullptr) out.emplace("n", *n);  // JSON.stringify drops an undefined n
+    out.emplace("attempt", attempt);
     return json::value(std::move(out));
   }
 
@@ -112,7 +116,7 @@ class FlakyCounter {
   }
 
   std::mutex mu_;
-  std::unordered_map<int64_t, int> attempts_by_n_;         // guarded by mu_
+  boost::unordered_flat_map<int64_t, int> attempts_by_n_;  // guarded by mu_
   std::unordered_map<std::string, int> attempts_by_text_;  // guarded by mu_
 };
 
