@@ -230,17 +230,17 @@ StatusOr<json::value> EvaluateTemplate(const ValueTemplate& value_template,
     case ValueTemplate::Kind::kLiteral:
       return value_template.literal;
     case ValueTemplate::Kind::kObject: {
-      json::object out;
-      out.reserve(value_template.fields.size());
+      json::object out(value_template.fields.size());
       for (const ValueTemplate::Field& field : value_template.fields) {
-        if (field.value.kind == ValueTemplate::Kind::kPath) {
-          HPD_ASSIGN_OR_RETURN(json::value value,
-                               EvaluatePathField(*field.value.path, field.name, ".$", scope));
-          out[field.name] = std::move(value);
-        } else {
-          HPD_ASSIGN_OR_RETURN(json::value value, EvaluateTemplate(field.value, scope));
-          out[field.name] = std::move(value);
-        }
+        StatusOr<json::value> value =
+            field.value.kind == ValueTemplate::Kind::kPath
+                ? EvaluatePathField(*field.value.path, field.name, ".$", scope)
+                : EvaluateTemplate(field.value, scope);
+        if (!value.ok()) return value.status();
+        // Built in place; "k" and "k.$" in one template name the same member: the later wins
+        // (emplace leaves the value alone when the name is taken).
+        auto [member, inserted] = out.emplace(field.name, std::move(*value));
+        if (!inserted) member->value() = std::move(*value);
       }
       return json::value(std::move(out));
     }

@@ -269,6 +269,20 @@ TEST(EvaluateTemplateTest, MissingDefinitePathNamesTheField) {
                                                                "'v.$'")));
 }
 
+// "k" and "k.$" in one template name the same member; the one written later wins.
+TEST(EvaluateTemplateTest, LiteralAndPathWithTheSameNameKeepTheLaterOne) {
+  const json::value input = Json(R"({"x": 7})");
+  EvaluationScope scope{&input, nullptr, nullptr, nullptr};
+  CompiledState path_last = CompileState(
+      R"({"Type": "Pass", "Parameters": {"a": 1, "b": 2, "a.$": "$.x"}, "End": true})");
+  EXPECT_THAT(EvaluateTemplate(*path_last.state->parameters, scope),
+              IsOkAndHolds(Json(R"({"a": 7, "b": 2})")));
+  CompiledState literal_last = CompileState(
+      R"({"Type": "Pass", "Parameters": {"a.$": "$.x", "a": 1}, "End": true})");
+  EXPECT_THAT(EvaluateTemplate(*literal_last.state->parameters, scope),
+              IsOkAndHolds(Json(R"({"a": 1})")));
+}
+
 TEST(EvaluateTemplateTest, NullValuesAreSelectedNotMissing) {
   const json::value input = Json(R"({"a": null})");
   EvaluationScope scope{&input, nullptr, nullptr, nullptr};
