@@ -50,6 +50,39 @@ bool RuleUsesContext(const ChoiceRule& rule) {
   return false;
 }
 
+bool CallDrawsRandom(const IntrinsicCall& call) {
+  if (call.function == IntrinsicFunction::kUuid || call.function == IntrinsicFunction::kMathRandom) {
+    return true;
+  }
+  for (const auto& arg : call.args) {
+    if (arg.is_call() && CallDrawsRandom(arg.call())) return true;
+  }
+  return false;
+}
+
+bool TemplateDrawsRandom(const ValueTemplate& t) {
+  switch (t.kind) {
+    case ValueTemplate::Kind::kLiteral:
+    case ValueTemplate::Kind::kPath:
+      return false;
+    case ValueTemplate::Kind::kJsonata:
+      return true;  // not evaluated by this engine; never treated as repeatable
+    case ValueTemplate::Kind::kIntrinsic:
+      return CallDrawsRandom(*t.intrinsic);
+    case ValueTemplate::Kind::kObject:
+      for (const auto& f : t.fields) {
+        if (TemplateDrawsRandom(f.value)) return true;
+      }
+      return false;
+    case ValueTemplate::Kind::kArray:
+      for (const auto& i : t.items) {
+        if (TemplateDrawsRandom(i)) return true;
+      }
+      return false;
+  }
+  return true;
+}
+
 template <typename T>
 const T* Ptr(const std::optional<T>& o) {
   return o ? &*o : nullptr;
@@ -83,6 +116,11 @@ bool StateReadsContext(const State& state) {
   return state.type == StateType::kMap;
 }
 
+
+bool StateParametersRepeatable(const State& state) {
+  if (state.query_language != QueryLanguage::kJsonPath || state.reads_context) return false;
+  return !state.parameters || !TemplateDrawsRandom(*state.parameters);
+}
 
 std::string_view StateTypeName(StateType type) {
   switch (type) {

@@ -205,10 +205,17 @@ struct State {
   // Whether any field reads the context object "$$" (set by the parser; an interpreter builds
   // $$ only for such states).
   bool reads_context = false;
+  // Whether the effective task input (InputPath, then Parameters) is the same on every attempt
+  // of the state: nothing reads "$$" (its State.RetryCount changes) and Parameters draw no
+  // random value (States.UUID, States.MathRandom). Set by the parser; an interpreter may then
+  // reuse the first attempt's input for the retries.
+  bool parameters_repeatable = false;
 };
 
 // Computes State::reads_context from the state's compiled fields.
 bool StateReadsContext(const State& state);
+// Computes State::parameters_repeatable (after reads_context).
+bool StateParametersRepeatable(const State& state);
 
 // A scope of states: the top level, a Parallel branch, or a Map item processor.
 struct StateMachine {

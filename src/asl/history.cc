@@ -90,6 +90,21 @@ EventDetails& EventDetails::Member(std::string_view key, char kind, std::string_
   return *this;
 }
 
+std::optional<std::string_view> EventDetails::Find(std::string_view key) const {
+  size_t i = 0;
+  while (i < tape_.size()) {
+    const auto key_length = static_cast<unsigned char>(tape_[i++]);
+    const std::string_view member(tape_.data() + i, key_length);
+    i += key_length + 1;  // the key, then the kind
+    uint32_t length = 0;
+    std::memcpy(&length, tape_.data() + i, sizeof(length));
+    i += sizeof(length);
+    if (member == key) return std::string_view(tape_.data() + i, length);
+    i += length;
+  }
+  return std::nullopt;
+}
+
 std::string EventDetails::ToJson() const {
   std::string out = "{";
   size_t i = 0;

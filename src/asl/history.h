@@ -139,6 +139,9 @@ class EventDetails {
   bool empty() const { return tape_.empty(); }
   // The object as compact JSON text ("{}" when empty).
   std::string ToJson() const;
+  // A member's value as it was given (a string member unescaped, a raw one as JSON text), or
+  // nullopt when there is no such member. Valid while this object is unchanged.
+  std::optional<std::string_view> Find(std::string_view key) const;
 
   friend bool operator==(const EventDetails&, const EventDetails&) = default;
 

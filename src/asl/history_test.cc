@@ -46,6 +46,10 @@ TEST(EventDetailsTest, RendersMembersInOrderWithStringsEscaped) {
   EXPECT_EQ(details.ToJson(),
             R"({"input":"{\"a\":\"x\\ny\"}","inputDetails":{"truncated":false},)"
             R"("name":"S \"1\"","timeoutInSeconds":-12,"assignedVariables":{"v":"1"}})");
+  EXPECT_EQ(details.Find("input"), R"({"a":"x\ny"})");
+  EXPECT_EQ(details.Find("timeoutInSeconds"), "-12");
+  EXPECT_EQ(details.Find("inputDetails"), R"({"truncated":false})");
+  EXPECT_EQ(details.Find("missing"), std::nullopt);
   // Values of any length, including ones with NUL bytes, survive the tape.
   const std::string big(70000, 'z');
   EventDetails large;

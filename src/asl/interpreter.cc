@@ -197,6 +197,10 @@ struct Frame {
   std::shared_ptr<VariableScope> variables;
   // Task in flight.
   uint64_t task_token = 0;
+  int64_t scheduled_event_id = 0;    // its *Scheduled event
+  // The last attempt's input, handed back by the engine, for a retry of a state whose input
+  // cannot change (State::parameters_repeatable).
+  std::optional<json::value> retry_parameters;
   uint64_t timeout_timer = 0;
   ResourceSpec resource;
   // Timer the frame waits for (Wait state or retry backoff).
@@ -309,6 +313,9 @@ class Execution::Impl {
       if (outcome.succeeded) {
         OnTaskSucceeded(*frame, std::move(outcome.output));
       } else {
+        if (frame->state->parameters_repeatable) {
+          frame->retry_parameters = std::move(outcome.parameters);
+        }
         OnTaskFailed(*frame, std::move(outcome.error), std::move(outcome.cause));
       }
     }
@@ -545,6 +552,7 @@ class Execution::Impl {
     frame.raw_input = std::move(input);
     frame.entered_time = now_;
     frame.retry_count = 0;
+    frame.retry_parameters.reset();
     frame.retrier_attempts.assign(state->retry.size(), 0);
     Details details;
     if (OutputIsInput(*state)) {
@@ -940,9 +948,25 @@ class Execution::Impl {
   // to run it. Called on entry and for every retry.
   void ScheduleTask(Frame& frame) {
     const State& state = *frame.state;
-    if (!ComputeEffectiveInput(frame)) return;
+    // A retry of a state whose input cannot change takes the previous attempt's input back,
+    // with the text its Scheduled event recorded, rather than evaluating it again.
     json::value parameters;
-    if (!ApplyParameters(frame, &parameters)) return;
+    std::optional<std::string_view> recorded_text;
+    if (frame.retry_count > 0 && frame.retry_parameters && !frame.silent &&
+        frame.scheduled_event_id > 0) {
+      parameters = std::move(*frame.retry_parameters);
+      recorded_text = history_[static_cast<size_t>(frame.scheduled_event_id - 1)].details.Find(
+          frame.resource.kind == TaskKind::kLambdaFunction ? "input" : "parameters");
+    }
+    frame.retry_parameters.reset();
+    if (!recorded_text) {
+      if (!ComputeEffectiveInput(frame)) return;
+      if (!ApplyParameters(frame, &parameters)) return;
+    }
+    // The text recorded in the event; copied by Details::Add before the history grows.
+    const auto input_text = [&]() -> std::string_view {
+      return recorded_text ? *recorded_text : Serialized(parameters);
+    };
     auto seconds = [&](const DynamicNumber& n, std::string_view field,
                        std::optional<int64_t>* out) -> bool {
       if (n.literal) {
@@ -983,14 +1007,15 @@ class Execution::Impl {
 
     Details details;
     if (frame.resource.kind == TaskKind::kLambdaFunction) {
-      details.Add("input", Serialized(parameters));
+      details.Add("input", input_text());
       details.NotTruncated("inputDetails");
       details.Add("resource", state.resource);
       if (timeout) details.Add("timeoutInSeconds", *timeout);
       task.parameters = std::move(parameters);
-      Emit(frame, HistoryEventType::kLambdaFunctionScheduled, std::move(details));
+      frame.scheduled_event_id =
+          Emit(frame, HistoryEventType::kLambdaFunctionScheduled, std::move(details));
     } else {
-      details.Add("parameters", Serialized(parameters));
+      details.Add("parameters", input_text());
       // The ARN of an optimised integration has no region: the execution's region is recorded.
       if (frame.resource.region.empty()) {
         details.Add("region", Region());
@@ -1002,7 +1027,8 @@ class Execution::Impl {
       if (timeout) details.Add("timeoutInSeconds", *timeout);
       if (heartbeat) details.Add("heartbeatInSeconds", *heartbeat);
       task.parameters = std::move(parameters);
-      Emit(frame, HistoryEventType::kTaskScheduled, std::move(details));
+      frame.scheduled_event_id =
+          Emit(frame, HistoryEventType::kTaskScheduled, std::move(details));
     }
     frame.task_token = task.token;
     task_frames_[task.token] = &frame;

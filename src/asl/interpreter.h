@@ -93,6 +93,10 @@ struct TaskOutcome {
   boost::json::value output;
   std::string error;
   std::string cause;
+  // Optional: the invocation's parameters, handed back by an engine that is done with them.
+  // When the state then retries and its input cannot differ between attempts
+  // (State::parameters_repeatable), the retry reuses them instead of evaluating them again.
+  std::optional<boost::json::value> parameters;
 };
 
 enum class ExecutionStatus { kRunning, kSucceeded, kFailed, kTimedOut, kAborted };

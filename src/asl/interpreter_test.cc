@@ -100,8 +100,17 @@ class Driver {
   uint64_t seq_ = 0;
 };
 
-TaskOutcome Ok(json::value v) { return TaskOutcome{true, std::move(v), "", ""}; }
-TaskOutcome Err(std::string e, std::string c) { return TaskOutcome{false, nullptr, std::move(e), std::move(c)}; }
+TaskOutcome Ok(json::value v) { return TaskOutcome{true, std::move(v), "", "", std::nullopt}; }
+TaskOutcome Err(std::string e, std::string c) {
+  return TaskOutcome{false, nullptr, std::move(e), std::move(c), std::nullopt};
+}
+
+// The whole history as text, one event per line.
+std::string HistoryText(const Execution& e) {
+  std::string out;
+  for (const auto& h : e.history()) out += SerializeJson(HistoryEventToJson(h)) + "\n";
+  return out;
+}
 
 TEST(InterpreterTest, PassChainRecordsAwsShapedHistory) {
   Driver d(R"J({"StartAt":"A","States":{
@@ -343,6 +352,44 @@ TEST(InterpreterLimitsTest, ALoopWithWaitsFailsAtTheHistoryLimitToo) {
   Execution& e = d.Run("{}");
   EXPECT_EQ(e.status(), ExecutionStatus::kFailed);
   EXPECT_EQ(e.history().size(), 25000u);
+}
+
+}  // namespace
+}  // namespace hpd::asl
+
+namespace hpd::asl {
+namespace {
+
+// An engine may hand a failed attempt's parameters back; a retry of a state whose input cannot
+// change reuses them. The history must be the same either way, and a state whose Parameters
+// draw random values must still evaluate them anew on every attempt.
+TEST(InterpreterTest, RetriesReusingHandedBackParametersRecordTheSameHistory) {
+  for (const char* parameters : {R"J({"n.$": "$.n", "k": [1, {"x": "y"}]})J",
+                                 R"J({"n.$": "$.n", "id.$": "States.UUID()"})J"}) {
+    const std::string definition = std::string(R"J({"StartAt":"T","States":{"T":{
+        "Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+        "Parameters":)J") + parameters + R"J(,
+        "Retry":[{"ErrorEquals":["E"],"IntervalSeconds":1,"MaxAttempts":3}],"End":true}}})J";
+    std::string histories[2];
+    std::vector<std::string> inputs[2];
+    for (int hand_back = 0; hand_back < 2; ++hand_back) {
+      int calls = 0;
+      Driver d(definition, [&](const TaskInvocation& task) {
+        inputs[hand_back].push_back(SerializeJson(task.parameters));
+        Answer answer{++calls < 3 ? Err("E", "c") : Ok(json::value(1))};
+        if (hand_back == 1) answer.outcome.parameters = task.parameters;
+        return answer;
+      });
+      Execution& e = d.Run(R"J({"n": 5})J");
+      EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
+      histories[hand_back] = HistoryText(e);
+    }
+    EXPECT_EQ(histories[0], histories[1]) << parameters;
+    EXPECT_EQ(inputs[0], inputs[1]) << parameters;
+    ASSERT_EQ(inputs[1].size(), 3u);
+    const bool random = std::string_view(parameters).find("UUID") != std::string_view::npos;
+    EXPECT_EQ(inputs[1][0] == inputs[1][2], !random) << parameters;
+  }
 }
 
 }  // namespace

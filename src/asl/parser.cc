@@ -1789,7 +1789,9 @@ class Validator {
       machine->states.emplace_back();
       ParseState(std::string(name), m.value(), sloc, machine->query_language, depth,
                  &machine->states.back());
-      machine->states.back().reads_context = StateReadsContext(machine->states.back());
+      State& state = machine->states.back();
+      state.reads_context = StateReadsContext(state);
+      state.parameters_repeatable = StateParametersRepeatable(state);
       machine->index.emplace(name, machine->states.size() - 1);
     }
     current_state_ = outer_state;

@@ -286,9 +286,10 @@ class InMemoryExecutor::Run {
         running_.erase(delivery.token);
         auto it = tasks_.find(delivery.token);
         if (it == tasks_.end()) return;  // cancelled
-        const asl::TaskInvocation task = std::move(it->second);
+        asl::TaskInvocation task = std::move(it->second);
         tasks_.erase(it);
         asl::TaskOutcome outcome = Invoke(task);
+        outcome.parameters = std::move(task.parameters);  // a retry may reuse them
         const WallTime now = Now();
         Process(execution_.TaskCompleted(delivery.token, std::move(outcome), now), now);
         return;
