@@ -456,8 +456,11 @@ class CompactWriter {
  private:
   // At least `n` writable bytes at the cursor.
   char* Room(std::size_t n) {
-    if (pos_ + n > out_->size()) out_->resize(std::max(out_->size() * 2, pos_ + n + 64));
+    if (pos_ + n > out_->size()) [[unlikely]] Grow(n);
     return out_->data() + pos_;
+  }
+  [[gnu::noinline]] void Grow(std::size_t n) {
+    out_->resize(std::max(out_->size() * 2, pos_ + n + 64));
   }
   void Put(char c) {
     *Room(1) = c;
