@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string_view>
 
 #include <boost/json.hpp>
@@ -13,11 +14,14 @@
 namespace hpd::engine {
 namespace {
 
-// \uxxxx: a UTF-16 code unit in four lowercase hex digits, as Python escapes it.
-void AppendEscapedUnit(uint32_t unit, std::string* out) {
+// \uxxxx: a UTF-16 code unit in four lowercase hex digits, as Python escapes it. Returns the
+// end of what it wrote (6 bytes).
+char* WriteEscapedUnit(uint32_t unit, char* p) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out->append("\\u");
-  for (int shift = 12; shift >= 0; shift -= 4) out->push_back(kHex[(unit >> shift) & 0xF]);
+  *p++ = '\\';
+  *p++ = 'u';
+  for (int shift = 12; shift >= 0; shift -= 4) *p++ = kHex[(unit >> shift) & 0xF];
+  return p;
 }
 
 // Characters json.dumps writes as themselves: printable ASCII except '"' and '\\'.
@@ -33,37 +37,48 @@ void AppendInteger(Int n, std::string* out) {
 }  // namespace
 
 void AppendPythonString(std::string_view text, std::string* out) {
-  out->push_back('"');
+  // Written through a pointer into room for the worst case (every byte a 6-byte \uxxxx escape;
+  // a 4-byte UTF-8 sequence takes two of them), then trimmed.
+  const size_t start = out->size();
+  out->resize(start + text.size() * 6 + 2);
+  char* p = out->data() + start;
+  *p++ = '"';
   size_t i = 0;
   while (i < text.size()) {
-    // Most text is plain ASCII: copy each run of it in one append rather than by code point.
+    // Most text is plain ASCII: copy each run of it at once rather than by code point.
     size_t run_end = i;
     while (run_end < text.size() && IsPlainAscii(text[run_end])) ++run_end;
-    out->append(text.data() + i, run_end - i);
+    std::memcpy(p, text.data() + i, run_end - i);
+    p += run_end - i;
     i = run_end;
     if (i == text.size()) break;
 
     const uint32_t cp = static_cast<uint32_t>(DecodeUtf8(text, &i));
+    char simple = 0;
     switch (cp) {
-      case '"': out->append("\\\""); continue;
-      case '\\': out->append("\\\\"); continue;
-      case '\b': out->append("\\b"); continue;
-      case '\f': out->append("\\f"); continue;
-      case '\n': out->append("\\n"); continue;
-      case '\r': out->append("\\r"); continue;
-      case '\t': out->append("\\t"); continue;
+      case '"': simple = '"'; break;
+      case '\\': simple = '\\'; break;
+      case '\b': simple = 'b'; break;
+      case '\f': simple = 'f'; break;
+      case '\n': simple = 'n'; break;
+      case '\r': simple = 'r'; break;
+      case '\t': simple = 't'; break;
       default: break;
     }
-    if (cp > 0xFFFF) {
+    if (simple != 0) {
+      *p++ = '\\';
+      *p++ = simple;
+    } else if (cp > 0xFFFF) {
       const uint32_t v = cp - 0x10000;
-      AppendEscapedUnit(0xD800 | (v >> 10), out);
-      AppendEscapedUnit(0xDC00 | (v & 0x3FF), out);
+      p = WriteEscapedUnit(0xD800 | (v >> 10), p);
+      p = WriteEscapedUnit(0xDC00 | (v & 0x3FF), p);
     } else {
       // Controls, DEL and the rest of the BMP (invalid bytes decode as U+FFFD).
-      AppendEscapedUnit(cp, out);
+      p = WriteEscapedUnit(cp, p);
     }
   }
-  out->push_back('"');
+  *p++ = '"';
+  out->resize(static_cast<size_t>(p - out->data()));
 }
 
 std::string FormatDoublePython(double d) {
