@@ -23,6 +23,35 @@ namespace {
 // MonotonicNow() + delay. Nobody waits a century for a local run.
 constexpr Duration kLongestRealDelay = std::chrono::hours(24 * 365 * 100);
 
+// A FIFO of deliveries: a vector and a read position, reusing its storage (a deque allocates
+// as it goes). The consumed front is dropped when the queue drains, or once it is both long and
+// at least half of the vector, so a queue that never quite drains stays bounded.
+template <typename T>
+class Fifo {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  void push_back(T item) { items_.push_back(std::move(item)); }
+  std::optional<T> pop_front() {
+    if (empty()) return std::nullopt;
+    T item = std::move(items_[head_++]);
+    if (head_ == items_.size()) {
+      clear();
+    } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    return item;
+  }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+
+ private:
+  std::vector<T> items_;
+  size_t head_ = 0;
+};
+
 struct Delivery {
   enum class Kind { kTaskStarted, kTaskCompleted, kTimerFired };
   Kind kind = Kind::kTaskStarted;
@@ -49,29 +78,12 @@ struct InMemoryExecutor::Inbox {
     ready.notify_one();
   }
 
-  // Takes the oldest delivery, if any. Caller holds mu.
-  std::optional<Delivery> PopLocked() {
-    if (head == queue.size()) return std::nullopt;
-    Delivery delivery = std::move(queue[head++]);
-    if (head == queue.size()) {
-      // Drained: reuse the storage instead of freeing it (a deque allocates as it goes).
-      queue.clear();
-      head = 0;
-    }
-    return delivery;
-  }
-  void ClearLocked() {
-    queue.clear();
-    head = 0;
-  }
-
   std::mutex mu;
   std::condition_variable ready;  // a delivery arrived or a stop was requested
   // Mirrors stop_requested (written under mu) so that the executor's loop can check for a stop
   // without taking the lock.
   std::atomic<bool> stop_pending{false};
-  std::vector<Delivery> queue;    // guarded by mu; FIFO from `head`
-  size_t head = 0;                // guarded by mu
+  Fifo<Delivery> queue;           // guarded by mu
   uint64_t generation = 0;        // guarded by mu; the run in progress, 0 when none
   uint64_t runs = 0;              // guarded by mu
   bool stop_requested = false;    // guarded by mu
@@ -87,7 +99,7 @@ class InMemoryExecutor::Run {
     std::lock_guard lock(inbox_.mu);
     generation_ = ++inbox_.runs;
     inbox_.generation = generation_;
-    inbox_.ClearLocked();
+    inbox_.queue.clear();
   }
 
   ~Run() {
@@ -95,7 +107,7 @@ class InMemoryExecutor::Run {
     for (const auto& [token, id] : running_) executor_.clock_.Cancel(id);
     std::lock_guard lock(inbox_.mu);
     inbox_.generation = 0;
-    inbox_.ClearLocked();
+    inbox_.queue.clear();
   }
 
   Run(const Run&) = delete;
@@ -120,16 +132,11 @@ class InMemoryExecutor::Run {
           }
         }
         if (!stop) {
-          if (local_head_ < local_.size()) {
-            delivery = std::move(local_[local_head_++]);
-            if (local_head_ == local_.size()) {
-              local_.clear();  // drained: keep the storage
-              local_head_ = 0;
-            }
-          } else if (executor_.simulated_ == nullptr) {
-            // Only a real clock's timer callbacks queue deliveries from other threads.
+          if (executor_.simulated_ != nullptr) {
+            delivery = local_.pop_front();
+          } else {
             std::lock_guard lock(inbox_.mu);
-            delivery = inbox_.PopLocked();
+            delivery = inbox_.queue.pop_front();
           }
         }
       }
@@ -153,16 +160,21 @@ class InMemoryExecutor::Run {
         continue;
       }
       if (SimulatedClock* clock = executor_.simulated_) {
+        // The earliest deadline: the executor's own, or a timer someone else armed on the same
+        // clock (e.g. one that calls RequestStop), which must run at its own time.
         DropCancelledTimers();
-        if (pending_.empty()) {
-          return FailedPreconditionError("stalled: nothing in flight and no timer armed");
+        std::optional<WallTime> next;
+        if (!pending_.empty()) next = pending_.front().deadline;
+        if (const auto other = clock->NextDeadline()) {
+          const WallTime at = clock->WallNow() + (*other - clock->MonotonicNow());
+          if (!next || at < *next) next = at;
         }
-        const WallTime next = pending_.front().deadline;
-        if (options.horizon && next - clock->WallNow() > *options.horizon) {
+        if (!next) return FailedPreconditionError("stalled: nothing in flight and no timer armed");
+        if (options.horizon && *next - clock->WallNow() > *options.horizon) {
           return FailedPreconditionError("stalled: next timer beyond the horizon, at " +
-                                         FormatRfc3339(next));
+                                         FormatRfc3339(*next));
         }
-        if (next > clock->WallNow()) clock->AdvanceTo(next);
+        clock->AdvanceTo(std::max(*next, clock->WallNow()));  // runs other timers due by then
         FireDueTimers(clock->WallNow());
         continue;
       }
@@ -170,9 +182,7 @@ class InMemoryExecutor::Run {
         return FailedPreconditionError("stalled: nothing in flight and no timer armed");
       }
       std::unique_lock lock(inbox_.mu);
-      inbox_.ready.wait(lock, [this] {
-        return inbox_.stop_requested || inbox_.head != inbox_.queue.size();
-      });
+      inbox_.ready.wait(lock, [this] { return inbox_.stop_requested || !inbox_.queue.empty(); });
     }
     return Status::Ok();
   }
@@ -208,7 +218,7 @@ class InMemoryExecutor::Run {
       }
     }
     for (const asl::TaskInvocation& task : commands.run_tasks) {
-      local_.push_back(Delivery{Delivery::Kind::kTaskStarted, task.token, std::nullopt});
+      Queue(Delivery{Delivery::Kind::kTaskStarted, task.token, std::nullopt});
     }
     for (asl::TaskInvocation& task : commands.run_tasks) {
       const uint64_t token = task.token;
@@ -216,7 +226,7 @@ class InMemoryExecutor::Run {
       tasks_.emplace(token, std::move(task));
       const Delivery completion{Delivery::Kind::kTaskCompleted, token, std::nullopt};
       if (run_time <= Duration::zero()) {
-        local_.push_back(completion);
+        Queue(completion);
       } else if (executor_.simulated_ != nullptr) {
         AddPending(now + run_time, Delivery::Kind::kTaskCompleted, token);
       } else {
@@ -225,6 +235,17 @@ class InMemoryExecutor::Run {
               inbox->Push(run, completion);
             });
       }
+    }
+  }
+
+  // Queues a delivery from the executor's own thread. With a simulated clock every delivery
+  // comes from this thread, so they wait in a local FIFO, without a lock; with a real clock they
+  // join the timer callbacks' in the inbox, so that all are delivered in the order they arrived.
+  void Queue(Delivery delivery) {
+    if (executor_.simulated_ != nullptr) {
+      local_.push_back(std::move(delivery));
+    } else {
+      inbox_.Push(generation_, std::move(delivery));
     }
   }
 
@@ -336,10 +357,7 @@ class InMemoryExecutor::Run {
   uint64_t generation_ = 0;
   boost::unordered_flat_map<uint64_t, TimerId> timers_;   // interpreter timer -> clock timer
   boost::unordered_flat_map<uint64_t, TimerId> running_;  // task token -> completion timer
-  // Deliveries this thread queues for itself (task started/completed, simulated timers), in
-  // order, from local_head_: no lock needed. Other threads' go through the inbox.
-  std::vector<Delivery> local_;
-  size_t local_head_ = 0;
+  Fifo<Delivery> local_;  // simulated clock: every delivery, in order (see Queue)
   std::vector<Pending> pending_;          // simulated clock: a heap, see Pending
   uint64_t next_order_ = 0;
   // Tasks from scheduling until their completion is delivered; a cancelled one is removed, so

@@ -12,7 +12,10 @@
 //  - A SimulatedClock (deterministic): when nothing is left to deliver, the executor advances the
 //    clock to the next timer, so Wait states and retry intervals take no real time and history
 //    timestamps show simulated time. The same calls in the same order reproduce the same history.
-//    Used by tools/asl_conformance and by `hpdeploy run --time-scale 0`.
+//    Used by tools/asl_conformance and by `hpdeploy run --time-scale 0`. The executor keeps its
+//    own timers; timers that other code arms on the same clock (one that calls RequestStop, say)
+//    run at their deadlines as the executor moves time forward, before its own timers that fall
+//    due at the same instant.
 //  - Any other Clock (a SystemClock): delays really elapse, scaled by `time_scale` (a delay d is
 //    waited as d * time_scale), and history timestamps are the clock's wall time when each event
 //    happened, to the millisecond as Step Functions records them. Timers fire on the clock's

@@ -232,6 +232,21 @@ TEST_F(SimulatedExecutorTest, AStopRequestedBeforeTheRunAbortsRightAfterStart) {
   EXPECT_EQ(clock_.WallNow(), start_);
 }
 
+// A timer someone else arms on the executor's simulated clock runs at its own deadline: the
+// executor does not jump past it to its own next timer.
+TEST_F(SimulatedExecutorTest, OtherTimersOnTheClockRunAtTheirDeadlines) {
+  auto execution = std::make_unique<asl::Execution>(
+      Machine(R"({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60,
+          "End": true}}})"),
+      Info(start_));
+  InMemoryExecutor executor(clock_, functions_, ids_);
+  clock_.ScheduleAfter(std::chrono::seconds(5),
+                       [&executor] { executor.RequestStop("Stopped", "after five seconds"); });
+  ASSERT_TRUE(executor.RunToCompletion(*execution, json::object{}, "{}").ok());
+  EXPECT_EQ(execution->status(), asl::ExecutionStatus::kAborted);
+  EXPECT_EQ(execution->history().back().timestamp, start_ + std::chrono::seconds(5));
+}
+
 TEST_F(SimulatedExecutorTest, SameCallsGiveTheSameHistory) {
   const std::string definition = R"({"StartAt": "T", "States": {"T": {"Type": "Task",
       "Resource": ")" + std::string(kFunctionArn) +
@@ -268,6 +283,7 @@ class RealTimeExecutorTest : public ::testing::Test {
     EXPECT_TRUE(
         RegisterCorpusFunction(functions_, "wait_60_seconds", CorpusBehaviour::kWait60Seconds)
             .ok());
+    EXPECT_TRUE(RegisterCorpusFunction(functions_, "identity", CorpusBehaviour::kIdentity).ok());
   }
 
   SystemClock clock_;
@@ -309,6 +325,32 @@ TEST_F(RealTimeExecutorTest, DelaysElapseScaledAndTimestampsAreRealTime) {
   for (const asl::HistoryEvent& event : execution.history()) {
     EXPECT_EQ(event.timestamp, std::chrono::floor<std::chrono::milliseconds>(event.timestamp));
   }
+}
+
+// Deliveries keep their arrival order on a real clock: a branch that loops through tasks
+// without pause does not hold back a timer that fell due meanwhile. Here the Wait branch's Fail
+// (after a scaled 1 ms) must end the execution long before the looping branch could fill the
+// history (25,000 events take far longer than that to record).
+TEST_F(RealTimeExecutorTest, ATaskLoopDoesNotStarveATimer) {
+  InMemoryExecutorOptions options;
+  options.time_scale = 1e-3;
+  asl::Execution execution(Machine(R"({"StartAt": "P", "States": {"P": {"Type": "Parallel",
+      "Branches": [
+        {"StartAt": "W", "States": {
+          "W": {"Type": "Wait", "Seconds": 1, "Next": "F"},
+          "F": {"Type": "Fail", "Error": "WaitBranch"}}},
+        {"StartAt": "T", "States": {
+          "T": {"Type": "Task", "Resource": ")" + std::string(kFunctionArn) +
+                                   R"(identity", "Next": "C"},
+          "C": {"Type": "Choice", "Default": "T",
+                "Choices": [{"Variable": "$.never", "IsPresent": true, "Next": "S"}]},
+          "S": {"Type": "Succeed"}}}],
+      "End": true}}})"),
+                           Info(clock_.WallNow()));
+  InMemoryExecutor executor(clock_, functions_, ids_, options);
+  ASSERT_TRUE(executor.RunToCompletion(execution, json::object{}, "{}").ok());
+  EXPECT_EQ(execution.status(), asl::ExecutionStatus::kFailed);
+  EXPECT_EQ(execution.error(), "WaitBranch");
 }
 
 TEST_F(RealTimeExecutorTest, RequestStopFromAnotherThreadWakesAWaitingRun) {
