@@ -471,9 +471,50 @@ class CompactWriter {
     pos_ += text.size();
   }
   void String(std::string_view text) {
+    if (text.size() >= LongStrings::kMinSize && text.size() <= LongStrings::kMaxSize) {
+      const std::string_view quoted = LongStrings::Quoted(text);
+      std::memcpy(Room(quoted.size()), quoted.data(), quoted.size());
+      pos_ += quoted.size();
+      return;
+    }
     char* end = QuoteInto(text, Room(MaxQuotedLength(text.size())));
     pos_ = static_cast<std::size_t>(end - out_->data());
   }
+
+  // The quoted form of the last few long strings written on this thread. A workflow carries its
+  // document from state to state, and each state's output is serialised again: a long string
+  // in it (an error's cause, a payload held as text) is then escaped over and over. A copy and
+  // a comparison cost far less than escaping text dense in quotes. Entries keep their buffers.
+  struct LongStrings {
+    static constexpr std::size_t kMinSize = 64;
+    static constexpr std::size_t kMaxSize = 16 * 1024;  // larger ones are escaped each time
+    static constexpr std::size_t kEntries = 4;
+
+    // Valid until the next call on this thread.
+    static std::string_view Quoted(std::string_view text) {
+      thread_local LongStrings cache;
+      for (const Entry& entry : cache.entries) {
+        if (entry.raw.size() == text.size() &&
+            std::memcmp(entry.raw.data(), text.data(), text.size()) == 0) {
+          return entry.quoted;
+        }
+      }
+      Entry& entry = cache.entries[cache.next];  // the oldest
+      cache.next = (cache.next + 1) % kEntries;
+      entry.raw.assign(text.data(), text.size());
+      entry.quoted.resize(MaxQuotedLength(text.size()));
+      entry.quoted.resize(static_cast<std::size_t>(QuoteInto(text, entry.quoted.data()) -
+                                                    entry.quoted.data()));
+      return entry.quoted;
+    }
+
+    struct Entry {
+      std::string raw;
+      std::string quoted;
+    };
+    std::array<Entry, kEntries> entries;
+    std::size_t next = 0;
+  };
 
   std::string* const out_;
   std::size_t pos_;  // the cursor; out_->size() is how far room has been made

@@ -315,6 +315,33 @@ TEST(SerializeJsonTest, EscapingMatchesTheByteAtATimeRule) {
   }
 }
 
+// Long strings' escaped forms are remembered between serialisations (a document is written
+// again at every state); strings of the same length but other content must not be confused,
+// and older ones must come out right after being pushed out.
+TEST(SerializeJsonTest, LongStringsComeOutRightWhenRepeatedOrAlike) {
+  std::vector<std::string> texts;
+  for (char c : std::string("abcdefg")) {
+    texts.push_back(std::string(R"({"errorMessage": "x", "k": "\n"})") + std::string(80, c));
+  }
+  texts.push_back(std::string(20000, '"'));  // beyond what is remembered
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < texts.size(); ++i) {
+      bj::object doc;
+      doc["a"] = texts[i];
+      doc["b"] = texts[(i + 1) % texts.size()];
+      doc["c"] = texts[i];
+      std::string expected = "{\"a\":";
+      AppendJsonString(texts[i], &expected);
+      expected += ",\"b\":";
+      AppendJsonString(texts[(i + 1) % texts.size()], &expected);
+      expected += ",\"c\":";
+      AppendJsonString(texts[i], &expected);
+      expected += "}";
+      ASSERT_EQ(SerializeJson(doc), expected) << round << " " << i;
+    }
+  }
+}
+
 TEST(SerializeJsonTest, ReplacesMalformedUtf8) {
   const std::string kReplacement = "\xef\xbf\xbd";
   const std::vector<std::pair<std::string, std::string>> cases = {
