@@ -555,12 +555,14 @@ class Execution::Impl {
     frame.retry_parameters.reset();
     frame.retrier_attempts.assign(state->retry.size(), 0);
     Details details;
-    if (OutputIsInput(*state)) {
-      // Kept: the state's output will be this very text (see OutputIsInput).
+    if (OutputIsInput(*state) || MaySpliceOutput(*state, frame.raw_input)) {
+      // Kept: the state's output will be this very text (OutputIsInput), or this text with a
+      // member added (MaySpliceOutput).
       frame.raw_input_text =
           input_text.empty() ? SerializeJson(frame.raw_input) : std::move(input_text);
       details.Add("input", frame.raw_input_text);
     } else {
+      frame.raw_input_text.clear();
       details.Add("input", input_text.empty() ? Serialized(frame.raw_input)
                                               : std::string_view(input_text));
     }
@@ -614,6 +616,64 @@ class Execution::Impl {
            state.output_path == nullptr && !state.output_path_null;
   }
 
+  // The member a ResultPath of the form "$.name" adds at the top level, or null for any other
+  // ResultPath. When the raw input is an object without that member, the document after
+  // ResultPath is the input with the member appended, and its text is the input text with
+  // `,"name":<result>` inserted before the closing brace (see SpliceMember): no need to
+  // serialise the whole document again.
+  static const std::string* TopLevelMember(const ResultPathSpec& spec) {
+    if (spec.discard || spec.path == nullptr || spec.path->root() != JsonPath::Root::kInput ||
+        spec.path->segments().size() != 1) {
+      return nullptr;
+    }
+    const auto* field = std::get_if<FieldSegment>(&spec.path->segments()[0]);
+    return field == nullptr ? nullptr : &field->name;
+  }
+
+  // Whether `state`'s output text may be spliced from its input text `input`: after its
+  // ResultPath (no OutputPath), or after a Catcher's, adding a member `input` lacks.
+  static bool MaySpliceOutput(const State& state, const json::value& input) {
+    const json::object* object = input.if_object();
+    if (state.query_language != QueryLanguage::kJsonPath || object == nullptr) return false;
+    const auto adds = [object](const ResultPathSpec& spec) {
+      const std::string* member = TopLevelMember(spec);
+      return member != nullptr && !object->contains(*member);
+    };
+    if (state.output_path == nullptr && !state.output_path_null && adds(state.result_path)) {
+      return true;
+    }
+    for (const Catcher& catcher : state.catch_) {
+      if (adds(catcher.result_path)) return true;
+    }
+    return false;
+  }
+
+  // The member `spec` adds to `frame`'s document when the output text can be spliced from the
+  // kept input text (the member is new to an object input), else null.
+  static const std::string* SpliceableMember(const Frame& frame, const ResultPathSpec& spec) {
+    const std::string* member = TopLevelMember(spec);
+    if (member == nullptr || frame.raw_input_text.size() < 2) return nullptr;
+    const json::object* input = frame.raw_input.if_object();
+    if (input == nullptr || input->contains(*member)) return nullptr;
+    return member;
+  }
+
+  // The text of `frame`'s document once `member` (from SpliceableMember) holds a result whose
+  // text is `result_text`.
+  static std::string SplicedOutput(const Frame& frame, const std::string& member,
+                                   std::string_view result_text) {
+    const std::string& text = frame.raw_input_text;
+    std::string out;
+    out.reserve(text.size() + member.size() + result_text.size() + 8);
+    out.append(text, 0, text.size() - 1);  // all but the closing brace
+    if (text.size() > 2) out += ',';       // "{}" has no member to follow
+    AppendJsonString(member, &out);
+    out += ':';
+    out += result_text;
+    out += '}';
+    return out;
+  }
+
   // The output text of a state that produced no new document (Succeed, Choice, Wait): its input
   // text when OutputIsInput, else empty (ExitState serialises the output).
   static std::string TakeInputTextAsOutput(Frame& frame) {
@@ -629,10 +689,24 @@ class Execution::Impl {
   }
 
   // Result → ResultSelector → ResultPath → OutputPath → Assign, then Exited and the transition.
-  void CompleteState(Frame& frame, json::value result, bool apply_result_selector) {
+  // `result_text` is `result` as compact JSON when the caller has it at hand (valid for the
+  // call), else empty.
+  void CompleteState(Frame& frame, json::value result, bool apply_result_selector,
+                     std::string_view result_text = {}) {
     const State& state = *frame.state;
     const json::value* context = ContextFor(frame);
-    if (apply_result_selector && state.result_selector) {
+    const bool select = apply_result_selector && state.result_selector.has_value();
+    // The output text, spliced from the input text when the ResultPath allows it: computed
+    // first, while `result_text` (which may live in the serialisation buffer) is still valid.
+    std::string output_text;
+    const std::string* member = state.output_path == nullptr && !state.output_path_null
+                                    ? SpliceableMember(frame, state.result_path)
+                                    : nullptr;
+    if (member != nullptr && !select) {
+      output_text = SplicedOutput(frame, *member,
+                                  result_text.empty() ? Serialized(result) : result_text);
+    }
+    if (select) {
       EvaluationScope scope = ScopeFor(frame, &result, context);
       auto selected = EvaluateTemplate(*state.result_selector, scope);
       if (!selected.ok()) {
@@ -640,6 +714,7 @@ class Execution::Impl {
         return;
       }
       result = std::move(selected).value();
+      if (member != nullptr) output_text = SplicedOutput(frame, *member, Serialized(result));
     }
     json::object bindings;
     if (state.assign) {
@@ -665,7 +740,8 @@ class Execution::Impl {
       FailState(frame, ErrorName(output.status()), Cause(frame, output.status()));
       return;
     }
-    ExitState(frame, std::move(output).value(), std::move(bindings), state.next);
+    ExitState(frame, std::move(output).value(), std::move(bindings), state.next,
+              std::move(output_text));
   }
 
   // `next` must be owned by the definition: the transition is taken later, by Drive().
@@ -1060,7 +1136,7 @@ class Execution::Impl {
       service.Merge(details);
       Emit(frame, HistoryEventType::kTaskSucceeded, std::move(service));
     }
-    CompleteState(frame, std::move(result), /*apply_result_selector=*/true);
+    CompleteState(frame, std::move(result), /*apply_result_selector=*/true, text);
   }
 
   void OnTaskFailed(Frame& frame, std::string error, std::string cause) {
@@ -1139,6 +1215,10 @@ class Execution::Impl {
       json::object error_output;
       error_output["Error"] = error;
       error_output["Cause"] = cause;
+      std::string output_text;
+      if (const std::string* member = SpliceableMember(frame, catcher.result_path)) {
+        output_text = SplicedOutput(frame, *member, Serialized(error_output));
+      }
       // The state is over: its raw input is consumed (and left as it was on failure).
       auto output = ApplyResultPath(std::move(frame.raw_input), std::move(error_output),
                                     catcher.result_path);
@@ -1146,7 +1226,7 @@ class Execution::Impl {
         FailFrame(frame, ErrorName(output.status()), Cause(frame, output.status()));
         return;
       }
-      ExitState(frame, std::move(output).value(), {}, catcher.next);
+      ExitState(frame, std::move(output).value(), {}, catcher.next, std::move(output_text));
       return;
     }
     FailFrame(frame, std::move(error), std::move(cause));

@@ -394,3 +394,40 @@ TEST(InterpreterTest, RetriesReusingHandedBackParametersRecordTheSameHistory) {
 
 }  // namespace
 }  // namespace hpd::asl
+
+namespace hpd::asl {
+namespace {
+
+// A ResultPath "$.name" that adds a member: the output text is the input text with the member
+// spliced in, and must be exactly what serialising the document gives, also from "{}", with
+// escapes in the result, after a ResultSelector and through a Catcher.
+TEST(InterpreterTest, OutputsSplicedFromTheInputTextAreExact) {
+  Driver d(R"J({"StartAt":"A","States":{
+      "A":{"Type":"Pass","Result":1,"ResultPath":"$.a","Next":"B"},
+      "B":{"Type":"Pass","Result":{"q":"say \"hi\"\n"},"ResultPath":"$.b","Next":"T"},
+      "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+           "ResultSelector":{"v.$":"$.v"},"ResultPath":"$.t","Next":"F"},
+      "F":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+           "ResultPath":"$.never","Next":"S",
+           "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.e","Next":"S"}]},
+      "S":{"Type":"Succeed"}}})J",
+           [calls = 0](const TaskInvocation&) mutable {
+             return Answer{++calls == 1 ? Ok(*ParseJson(R"({"v":[1,"\u00e9"],"w":0})"))
+                                        : Err("Boom", R"({"errorMessage": "no"})")};
+           });
+  Execution& e = d.Run("{}");
+  ASSERT_EQ(e.status(), ExecutionStatus::kSucceeded);
+  for (const HistoryEvent& event : e.history()) {
+    const auto output = event.details.Find("output");
+    if (!output) continue;
+    auto parsed = ParseJson(*output);
+    ASSERT_TRUE(parsed.ok()) << *output;
+    EXPECT_EQ(SerializeJson(*parsed), *output);
+  }
+  EXPECT_EQ(e.output(),
+            R"J({"a":1,"b":{"q":"say \"hi\"\n"},"t":{"v":[1,"é"]},)J"
+            R"J("e":{"Error":"Boom","Cause":"{\"errorMessage\": \"no\"}"}})J");
+}
+
+}  // namespace
+}  // namespace hpd::asl
