@@ -262,6 +262,18 @@ TEST_F(CliRunTest, UsageAndIoErrorsExitTwo) {
   EXPECT_EQ(not_json.exit_code, 2);
   EXPECT_THAT(not_json.err, HasSubstr("--input is not JSON"));
 
+  // The input limit of StartExecution: 262,144 bytes of JSON text pass, one more does not.
+  const std::string plain =
+      Write("plain.json", R"({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}})");
+  const std::string at_limit = Write("at_limit.json", "\"" + std::string(262142, 'x') + "\"");
+  auto largest = RunProcess({kBinary, "run", plain, "--input", "@" + at_limit});
+  EXPECT_EQ(largest.exit_code, 0) << largest.err;
+  const std::string over = Write("over.json", "\"" + std::string(262143, 'x') + "\"");
+  auto too_large = RunProcess({kBinary, "run", plain, "--input", "@" + over});
+  EXPECT_EQ(too_large.exit_code, 2);
+  EXPECT_THAT(too_large.err,
+              HasSubstr("--input is 262145 bytes; Step Functions accepts at most 262144"));
+
   auto missing = RunProcess({kBinary, "run", (dir_ / "absent.json").string()});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.err, HasSubstr("absent.json"));

@@ -27,7 +27,6 @@ namespace {
 namespace json = boost::json;
 
 // Step Functions' payload quota: 256 KiB of UTF-8 for a state's input or output.
-constexpr size_t kMaxPayloadBytes = 262144;
 
 constexpr std::string_view kStatesAll = "States.ALL";
 constexpr std::string_view kStatesTaskFailed = "States.TaskFailed";

@@ -12,6 +12,7 @@
 #ifndef HPD_ASL_INTERPRETER_H_
 #define HPD_ASL_INTERPRETER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +28,10 @@
 #include "common/clock.h"
 
 namespace hpd::asl {
+
+// The largest payload Step Functions accepts, in bytes of UTF-8 JSON text (256 KiB): an
+// execution's input, a state's output, a task's result.
+inline constexpr size_t kMaxPayloadBytes = 262144;
 
 // Identity of an execution, fixed when it starts; it feeds the context object ($$).
 struct ExecutionInfo {

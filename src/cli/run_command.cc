@@ -236,6 +236,12 @@ int RunRun(const RunOptions& options) {
   // The input.
   auto input_text = InputText(options.input);
   if (!input_text.ok()) return UsageError(std::string(input_text.status().message()));
+  if (input_text->size() > asl::kMaxPayloadBytes) {
+    // As StartExecution refuses it: the limit counts the UTF-8 bytes of the JSON text.
+    return UsageError("--input is " + std::to_string(input_text->size()) +
+                      " bytes; Step Functions accepts at most " +
+                      std::to_string(asl::kMaxPayloadBytes) + " (256 KiB)");
+  }
   auto input = ParseJson(*input_text);
   if (!input.ok()) {
     return UsageError("--input is not JSON: " + std::string(input.status().message()));
@@ -369,7 +375,7 @@ void RegisterRunCommand(CLI::App& app, int* exit_code) {
       ->required();
   cmd->add_option("--input", options->input,
                   "Execution input: a JSON text, @FILE to read it from FILE, or '-' for standard "
-                  "input; recorded verbatim in ExecutionStarted")
+                  "input; recorded verbatim in ExecutionStarted; at most 262144 bytes")
       ->type_name("JSON|@FILE|-")
       ->capture_default_str();
   cmd->add_option("--history", options->history_file,
