@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/base64.h"
 #include "common/json.h"
 #include "common/utf8.h"
 #include "common/uuid.h"
@@ -242,37 +243,6 @@ std::vector<std::string_view> CodePoints(std::string_view text) {
 // ---------------------------------------------------------------------------------------------
 // Base64 and hashes
 
-constexpr char kBase64Alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string Base64Encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  const auto byte = [&](size_t k) {
-    return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k]));
-  };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out.push_back(kBase64Alphabet[(n >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(n >> 12) & 63]);
-    out.push_back(kBase64Alphabet[(n >> 6) & 63]);
-    out.push_back(kBase64Alphabet[n & 63]);
-  }
-  if (bytes.size() - i == 1) {
-    const uint32_t n = byte(i) << 16;
-    out.push_back(kBase64Alphabet[(n >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(n >> 12) & 63]);
-    out.append("==");
-  } else if (bytes.size() - i == 2) {
-    const uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8);
-    out.push_back(kBase64Alphabet[(n >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(n >> 12) & 63]);
-    out.push_back(kBase64Alphabet[(n >> 6) & 63]);
-    out.push_back('=');
-  }
-  return out;
-}
 
 int Base64Digit(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';

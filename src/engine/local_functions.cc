@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/base64.h"
 #include "common/json.h"
 #include "common/uuid.h"
 #include "engine/python_json.h"
@@ -77,31 +78,6 @@ std::string TraceId(WallTime now, RandomSource& random) {
          ";Sampled=0";
 }
 
-std::string Base64(std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    const uint32_t n = (static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16) |
-                       (static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8) |
-                       static_cast<unsigned char>(data[i + 2]);
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
-    out.push_back(kAlphabet[n & 63]);
-  }
-  if (i < data.size()) {
-    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
-    if (i + 1 < data.size()) n |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < data.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
 // The tail of the function's log that LogType "Tail" returns, base64-encoded as Lambda does.
 std::string LogResult(std::string_view request_id) {
   std::string log;
@@ -109,7 +85,7 @@ std::string LogResult(std::string_view request_id) {
   log += "END RequestId: " + std::string(request_id) + "\n";
   log += "REPORT RequestId: " + std::string(request_id) +
          "\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\t\n";
-  return Base64(log);
+  return Base64Encode(log);
 }
 
 // The Lambda error JSON as the function's (Python) runtime writes it, json.dumps style:
