@@ -117,6 +117,20 @@ bool StateReadsContext(const State& state) {
 }
 
 
+void StateMachine::IndexTransitions() {
+  transitions.clear();
+  const auto add = [this](const std::string& name) {
+    if (const State* target = Find(name)) transitions.emplace(&name, target);
+  };
+  add(start_at);
+  for (const State& state : states) {
+    add(state.next);
+    add(state.default_next);
+    for (const ChoiceRule& rule : state.choices) add(rule.next);
+    for (const Catcher& catcher : state.catch_) add(catcher.next);
+  }
+}
+
 bool StateParametersRepeatable(const State& state) {
   if (state.query_language != QueryLanguage::kJsonPath || state.reads_context) return false;
   return !state.parameters || !TemplateDrawsRandom(*state.parameters);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <boost/json/value.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "asl/intrinsic.h"
 #include "asl/path.h"
@@ -227,6 +228,19 @@ struct StateMachine {
   std::vector<State> states;               // document order
   std::unordered_map<std::string, size_t, TransparentStringHash, std::equal_to<>>
       index;  // name -> position in states
+
+  // Every transition name in this scope (StartAt, each state's Next and Default, each Choice
+  // rule's and Catcher's Next), by the address of the string holding it, to its state: the
+  // interpreter follows a transition without hashing the name. Filled by the parser once the
+  // scope is complete (IndexTransitions); states never move afterwards.
+  boost::unordered_flat_map<const std::string*, const State*> transitions;
+
+  // The state `name` (a transition string of this scope, or any name) names, or null.
+  const State* Transition(const std::string& name) const {
+    auto it = transitions.find(&name);
+    return it != transitions.end() ? it->second : Find(name);
+  }
+  void IndexTransitions();
 
   const State* Find(std::string_view name) const {
     auto it = index.find(name);

@@ -546,7 +546,7 @@ class Execution::Impl {
   // text is the next state's input text), else empty.
   void EnterState(Frame& frame, const std::string& name, json::value input,
                   std::string input_text = {}) {
-    const State* state = frame.scope->Find(name);
+    const State* state = frame.scope->Transition(name);
     frame.state = state;
     frame.raw_input = std::move(input);
     frame.entered_time = now_;

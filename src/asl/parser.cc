@@ -1818,6 +1818,7 @@ class Validator {
 
     CheckReachability(*machine, loc, states_loc);
     if (ErrorCount() != errors_before) return nullptr;
+    machine->IndexTransitions();
     return machine;
   }
 

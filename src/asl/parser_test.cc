@@ -102,6 +102,29 @@ TEST(ParserTest, EveryStateTypeWithItsTransition) {
   EXPECT_EQ(StateTypeName(StateNamed(*m, "Par").type), "Parallel");
 }
 
+// Every transition string of a scope leads straight to its state (StateMachine::Transition).
+TEST(ParserTest, TransitionsAreIndexedByTheStringsThatNameThem) {
+  std::shared_ptr<const StateMachine> machine = Compile(R"({"StartAt": "A", "States": {
+      "A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "B"}],
+            "Default": "C"},
+      "B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "C"}], "Next": "C"},
+      "C": {"Type": "Succeed"}}})");
+  const StateMachine& m = *machine;
+  const State* a = m.Find("A");
+  const State* b = m.Find("B");
+  const State* c = m.Find("C");
+  EXPECT_EQ(m.transitions.size(), 5u);  // StartAt, the rule's Next, Default, B's Next and Catch
+  EXPECT_EQ(m.transitions.at(&m.start_at), a);
+  EXPECT_EQ(m.transitions.at(&a->choices[0].next), b);
+  EXPECT_EQ(m.transitions.at(&a->default_next), c);
+  EXPECT_EQ(m.transitions.at(&b->next), c);
+  EXPECT_EQ(m.transitions.at(&b->catch_[0].next), c);
+  // Any other string still finds its state by name.
+  EXPECT_EQ(m.Transition(std::string("B")), b);
+  EXPECT_EQ(m.Transition(std::string("nope")), nullptr);
+}
+
 TEST(ParserTest, EndTrueMarksTheState) {
   auto m = Compile(R"({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}})");
   EXPECT_TRUE(StateNamed(*m, "A").end);
