@@ -16,6 +16,7 @@
 #include "asl/data_flow.h"
 #include "asl/evaluation_scope.h"
 #include "asl/intrinsic_eval.h"
+#include "common/fifo.h"
 #include "common/json.h"
 #include "common/random.h"
 #include "common/rfc3339.h"
@@ -25,8 +26,6 @@ namespace hpd::asl {
 namespace {
 
 namespace json = boost::json;
-
-// Step Functions' payload quota: 256 KiB of UTF-8 for a state's input or output.
 
 constexpr std::string_view kStatesAll = "States.ALL";
 constexpr std::string_view kStatesTaskFailed = "States.TaskFailed";
@@ -211,43 +210,6 @@ struct Frame {
   json::value pending_input;
   std::string pending_input_text;  // pending_input as compact JSON, when already serialised
   std::unique_ptr<Fanout> fanout;    // while the current state is a Parallel or Map
-};
-
-// Frames with a transition to take, first in, first out: a vector and a read position, which
-// costs nothing until the first push (a std::deque allocates as it is constructed).
-class FrameQueue {
- public:
-  bool empty() const { return head_ == frames_.size(); }
-  void push_back(Frame* frame) { frames_.push_back(frame); }
-  Frame* pop_front() {
-    Frame* frame = frames_[head_++];
-    if (head_ == frames_.size()) {
-      clear();
-    } else if (head_ >= 1024 && head_ * 2 >= frames_.size()) {
-      // Never drained for long: drop the consumed prefix.
-      frames_.erase(frames_.begin(), frames_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
-    return frame;
-  }
-  void clear() {
-    frames_.clear();
-    head_ = 0;
-  }
-  bool contains(const Frame* frame) const {
-    return std::find(frames_.begin() + static_cast<std::ptrdiff_t>(head_), frames_.end(), frame) !=
-           frames_.end();
-  }
-  void remove(const Frame* frame) {
-    frames_.erase(
-        std::remove(frames_.begin() + static_cast<std::ptrdiff_t>(head_), frames_.end(), frame),
-        frames_.end());
-    if (empty()) clear();
-  }
-
- private:
-  std::vector<Frame*> frames_;
-  size_t head_ = 0;
 };
 
 class Execution::Impl {
@@ -447,7 +409,7 @@ class Execution::Impl {
   // Runs transitions until the execution blocks (task, timer) or ends.
   void Drive() {
     while (status_ == ExecutionStatus::kRunning && !runnable_.empty()) {
-      Frame* frame = runnable_.pop_front();
+      Frame* frame = *runnable_.pop_front();
       while (status_ == ExecutionStatus::kRunning && frame->pending_next != nullptr) {
         if (frame->silent && !info_.express &&
             static_cast<size_t>(frame->silent_events) >= kMaxHistoryEvents) {
@@ -1675,7 +1637,7 @@ class Execution::Impl {
   std::string execution_input_text_;
   json::value context_;  // see ContextFor
   std::unique_ptr<Frame> top_;
-  FrameQueue runnable_;                                // frames with a transition to take
+  Fifo<Frame*> runnable_;                              // frames with a transition to take
   // Open addressing: no allocation per task or timer once the tables have grown.
   std::string scratch_;  // see Serialized()
   // Open addressing: no allocation per task or timer once the tables have grown.

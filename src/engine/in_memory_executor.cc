@@ -14,6 +14,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
 
+#include "common/fifo.h"
 #include "common/rfc3339.h"
 
 namespace hpd::engine {
@@ -22,35 +23,6 @@ namespace {
 // Longest real delay the executor arms: a Wait until 2200 at time scale 1 must not overflow
 // MonotonicNow() + delay. Nobody waits a century for a local run.
 constexpr Duration kLongestRealDelay = std::chrono::hours(24 * 365 * 100);
-
-// A FIFO of deliveries: a vector and a read position, reusing its storage (a deque allocates
-// as it goes). The consumed front is dropped when the queue drains, or once it is both long and
-// at least half of the vector, so a queue that never quite drains stays bounded.
-template <typename T>
-class Fifo {
- public:
-  bool empty() const { return head_ == items_.size(); }
-  void push_back(T item) { items_.push_back(std::move(item)); }
-  std::optional<T> pop_front() {
-    if (empty()) return std::nullopt;
-    T item = std::move(items_[head_++]);
-    if (head_ == items_.size()) {
-      clear();
-    } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
-      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
-    return item;
-  }
-  void clear() {
-    items_.clear();
-    head_ = 0;
-  }
-
- private:
-  std::vector<T> items_;
-  size_t head_ = 0;
-};
 
 struct Delivery {
   enum class Kind { kTaskStarted, kTaskCompleted, kTimerFired };
