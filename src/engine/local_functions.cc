@@ -88,51 +88,48 @@ std::string LogResult(std::string_view request_id) {
   return Base64Encode(log);
 }
 
-// The Lambda error JSON as the function's (Python) runtime writes it, json.dumps style:
+// How one writer of JSON separates members and escapes strings.
+struct JsonStyle {
+  std::string_view comma;
+  std::string_view colon;
+  void (*quote)(std::string_view text, std::string* out);
+};
+// The function's (Python) runtime, json.dumps style.
+constexpr JsonStyle kPythonStyle{", ", ": ", AppendPythonString};
+// Step Functions re-serialising it for lambda:invoke: compact, escaped as SerializeJson does.
+constexpr JsonStyle kCompactStyle{",", ":", AppendJsonString};
+
+// The Lambda error JSON in `style`:
 // {"errorMessage": "...", "errorType": "...", "requestId": "...", "stackTrace": ["...", ...]}.
-// Written straight into one string: this is the cause of every failed attempt of a function-ARN
-// task, so it is on the Retry path.
-std::string PythonErrorJson(std::string_view error_type, std::string_view error_message,
-                            std::string_view request_id, std::span<const std::string> stack) {
+// Written straight into one string: this is the cause of every failed attempt of a function,
+// so it is on the Retry path.
+std::string ErrorJson(const JsonStyle& style, std::string_view error_type,
+                      std::string_view error_message, std::string_view request_id,
+                      std::span<const std::string> stack) {
   size_t estimate = 80 + error_type.size() + error_message.size() + request_id.size();
   for (const std::string& line : stack) estimate += line.size() + 4;
   std::string out;
   out.reserve(estimate);
-  out.append("{\"errorMessage\": ");
-  AppendPythonString(error_message, &out);
-  out.append(", \"errorType\": ");
-  AppendPythonString(error_type, &out);
-  out.append(", \"requestId\": ");
-  AppendPythonString(request_id, &out);
-  out.append(", \"stackTrace\": [");
+  const auto key = [&](std::string_view name) {
+    out += out.empty() ? "{" : style.comma;
+    out += '"';
+    out += name;
+    out += '"';
+    out += style.colon;
+  };
+  key("errorMessage");
+  style.quote(error_message, &out);
+  key("errorType");
+  style.quote(error_type, &out);
+  key("requestId");
+  style.quote(request_id, &out);
+  key("stackTrace");
+  out += '[';
   for (size_t i = 0; i < stack.size(); ++i) {
-    if (i > 0) out.append(", ");
-    AppendPythonString(stack[i], &out);
+    if (i > 0) out += style.comma;
+    style.quote(stack[i], &out);
   }
-  out.append("]}");
-  return out;
-}
-
-// The same error JSON as Step Functions re-serialises it for lambda:invoke: compact, strings
-// escaped as SerializeJson escapes them.
-std::string CompactErrorJson(std::string_view error_type, std::string_view error_message,
-                             std::string_view request_id, std::span<const std::string> stack) {
-  size_t estimate = 70 + error_type.size() + error_message.size() + request_id.size();
-  for (const std::string& line : stack) estimate += line.size() + 3;
-  std::string out;
-  out.reserve(estimate);
-  out.append("{\"errorMessage\":");
-  AppendJsonString(error_message, &out);
-  out.append(",\"errorType\":");
-  AppendJsonString(error_type, &out);
-  out.append(",\"requestId\":");
-  AppendJsonString(request_id, &out);
-  out.append(",\"stackTrace\":[");
-  for (size_t i = 0; i < stack.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    AppendJsonString(stack[i], &out);
-  }
-  out.append("]}");
+  out += "]}";
   return out;
 }
 
@@ -419,8 +416,8 @@ asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomS
 
   if (task.kind == asl::TaskKind::kLambdaFunction) {
     if (call.raised) {
-      return Failure(call.error_type,
-                     PythonErrorJson(call.error_type, call.error_message, request_id, stack_trace));
+      return Failure(call.error_type, ErrorJson(kPythonStyle, call.error_type, call.error_message,
+                                                request_id, stack_trace));
     }
     outcome.succeeded = true;
     outcome.output = std::move(call.result);
@@ -429,8 +426,8 @@ asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomS
 
   // lambda:invoke: Step Functions re-serialises the error JSON compactly.
   if (call.raised) {
-    return Failure(call.error_type,
-                   CompactErrorJson(call.error_type, call.error_message, request_id, stack_trace));
+    return Failure(call.error_type, ErrorJson(kCompactStyle, call.error_type, call.error_message,
+                                              request_id, stack_trace));
   }
 
   const json::object& params = task.parameters.as_object();
