@@ -307,13 +307,7 @@ class InMemoryExecutor::Run {
 
   asl::TaskOutcome Invoke(const asl::TaskInvocation& task) {
     if (IsLambdaTask(task)) return executor_.functions_.Invoke(task, executor_.request_ids_);
-    asl::TaskOutcome outcome;
-    outcome.succeeded = false;
-    outcome.error = "States.TaskFailed";
-    outcome.cause =
-        executor_.options_.runner_name + " has no local implementation of '" +
-        std::string(task.resource) + "'";
-    return outcome;
+    return NoLocalImplementation(task, executor_.options_.runner_name);
   }
 
   Duration Scaled(Duration delay) const {

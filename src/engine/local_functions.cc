@@ -354,8 +354,10 @@ bool LocalFunctions::Resolve(const asl::TaskInvocation& task, RandomSource& ids,
 
 void LocalFunctions::Run(const Function& function, const ResolvedName& resolved,
                          const json::value& event, std::string_view request_id,
-                         const std::atomic<bool>* cancelled, Call* call) const {
+                         const std::atomic<bool>* cancelled, std::string_view idempotency_key,
+                         Call* call) const {
   LambdaContext context;
+  context.idempotency_key = idempotency_key;
   context.request_id = request_id;
   context.function_name = resolved.reference.name;
   context.invoked_function_arn = resolved.unqualified_arn;
@@ -381,7 +383,8 @@ void LocalFunctions::Run(const Function& function, const ResolvedName& resolved,
 }
 
 asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomSource& ids,
-                                        const std::atomic<bool>* cancelled) const {
+                                        const std::atomic<bool>* cancelled,
+                                        std::string_view idempotency_key) const {
   if (!IsLambdaTask(task)) {
     return Failure("States.Runtime", "The resource '" + std::string(task.resource) +
                                          "' is not a Lambda function or lambda:invoke");
@@ -411,7 +414,7 @@ asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomS
     call.error_message = resolution.unmarshal_error;
     stack_trace = {};
   } else {
-    Run(*function, resolved, *resolution.event, request_id, cancelled, &call);
+    Run(*function, resolved, *resolution.event, request_id, cancelled, idempotency_key, &call);
   }
 
   if (task.kind == asl::TaskKind::kLambdaFunction) {
@@ -479,6 +482,16 @@ asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomS
 
   outcome.succeeded = true;
   outcome.output = std::move(envelope);
+  return outcome;
+}
+
+asl::TaskOutcome NoLocalImplementation(const asl::TaskInvocation& task,
+                                       std::string_view runner_name) {
+  asl::TaskOutcome outcome;
+  outcome.succeeded = false;
+  outcome.error = "States.TaskFailed";
+  outcome.cause = std::string(runner_name) + " has no local implementation of '" +
+                  std::string(task.resource) + "'";
   return outcome;
 }
 

@@ -51,6 +51,10 @@ struct LambdaContext {
   // Set when Step Functions no longer wants the result (task timeout, execution stopped).
   // Long-running handlers should poll it. May be null (never cancelled).
   const std::atomic<bool>* cancelled = nullptr;
+  // The same for every dispatch of one task attempt ("<execution ARN>/<state>/<attempt>"): a
+  // durable engine may run an attempt again after a crash, and a handler with outside effects
+  // can use the key to make them once. Empty when the engine gives none.
+  std::string_view idempotency_key;
 
   bool IsCancelled() const { return cancelled != nullptr && cancelled->load(); }
 };
@@ -100,6 +104,11 @@ StatusOr<FunctionReference> ParseFunctionReference(std::string_view text,
 // True for the tasks LocalFunctions serves: a Lambda function ARN resource, or lambda:invoke.
 bool IsLambdaTask(const asl::TaskInvocation& task);
 
+// The outcome of a task whose resource this process cannot run: States.TaskFailed with the cause
+// "<runner_name> has no local implementation of '<resource>'".
+asl::TaskOutcome NoLocalImplementation(const asl::TaskInvocation& task,
+                                       std::string_view runner_name);
+
 // The cause Step Functions records for Lambda.ResourceNotFoundException.
 std::string ResourceNotFoundCause(const FunctionReference& function, std::string_view request_id);
 
@@ -124,7 +133,8 @@ class LocalFunctions {
   // file comment). Request ids are UUIDs drawn from `ids`. A task that is not a Lambda task
   // (IsLambdaTask false) fails with error "States.Runtime".
   asl::TaskOutcome Invoke(const asl::TaskInvocation& task, RandomSource& ids,
-                          const std::atomic<bool>* cancelled = nullptr) const;
+                          const std::atomic<bool>* cancelled = nullptr,
+                          std::string_view idempotency_key = {}) const;
 
   const LambdaEnvironment& environment() const { return environment_; }
 
@@ -176,7 +186,8 @@ class LocalFunctions {
                asl::TaskOutcome* outcome) const;
   // Runs the handler; fills `call` (default-constructed) with its result or raise.
   void Run(const Function& function, const ResolvedName& resolved, const boost::json::value& event,
-           std::string_view request_id, const std::atomic<bool>* cancelled, Call* call) const;
+           std::string_view request_id, const std::atomic<bool>* cancelled,
+           std::string_view idempotency_key, Call* call) const;
 
   // Bounds the cache when tasks compute function names (lambda:invoke FunctionName.$): past this
   // many distinct texts, names are resolved per call.

@@ -52,8 +52,7 @@ CREATE TABLE executions (
   cause TEXT,
   redrive_count INTEGER NOT NULL DEFAULT 0,
   redrive_ns INTEGER,
-  trace_header TEXT NOT NULL DEFAULT '',
-  history TEXT
+  trace_header TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX executions_by_name ON executions(state_machine_id, name);
 CREATE INDEX executions_by_start ON executions(state_machine_id, start_ns, id);
@@ -230,19 +229,20 @@ class Writer final : public JournalWriter {
     prepare("DELETE FROM state_machines WHERE id = ?1", &delete_machine_);
     prepare(
         "INSERT INTO executions (arn, state_machine_id, revision, name, type, input, seed, "
-        "start_ns, status, trace_header) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'RUNNING', ?9)",
+        "start_ns, status, trace_header, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'RUNNING', "
+        "?9, ?10)",
         &insert_execution_);
     prepare(
         "INSERT INTO calls (execution_id, seq, kind, token, now_ns, succeeded, output, error, "
         "cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         &insert_call_);
     prepare(
-        "UPDATE executions SET status = ?2, stop_ns = ?3, output = ?4, error = ?5, cause = ?6, "
-        "history = ?7 WHERE id = ?1",
+        "UPDATE executions SET status = ?2, stop_ns = ?3, output = ?4, error = ?5, cause = ?6 "
+        "WHERE id = ?1",
         &close_execution_);
     prepare(
         "UPDATE executions SET status = 'RUNNING', stop_ns = NULL, output = NULL, error = NULL, "
-        "cause = NULL, history = NULL, redrive_count = ?2, redrive_ns = ?3 WHERE id = ?1",
+        "cause = NULL, redrive_count = ?2, redrive_ns = ?3 WHERE id = ?1",
         &reopen_execution_);
     return status;
   }
@@ -291,17 +291,17 @@ class Writer final : public JournalWriter {
   }
 
   StatusOr<int64_t> InsertExecution(const ExecutionRow& row) override {
-    Status status = insert_execution_.Bind(1, row.arn)
-                        .Bind(2, row.state_machine_id)
-                        .Bind(3, row.revision)
-                        .Bind(4, row.name)
-                        .Bind(5, row.type)
-                        .Bind(6, row.input)
-                        .Bind(7, static_cast<int64_t>(row.seed))
-                        .Bind(8, Nanos(row.start))
-                        .Bind(9, row.trace_header)
-                        .Run();
-    if (!status.ok()) return status;
+    insert_execution_.Bind(1, row.arn)
+        .Bind(2, row.state_machine_id)
+        .Bind(3, row.revision)
+        .Bind(4, row.name)
+        .Bind(5, row.type)
+        .Bind(6, row.input)
+        .Bind(7, static_cast<int64_t>(row.seed))
+        .Bind(8, Nanos(row.start))
+        .Bind(9, row.trace_header);
+    if (row.id != 0) insert_execution_.Bind(10, row.id);
+    if (Status status = insert_execution_.Run(); !status.ok()) return status;
     return db_.LastInsertRowId();
   }
 
@@ -321,15 +321,13 @@ class Writer final : public JournalWriter {
   Status CloseExecution(int64_t execution_id, std::string_view status, WallTime stop,
                         const std::optional<std::string>& output,
                         const std::optional<std::string>& error,
-                        const std::optional<std::string>& cause,
-                        std::string_view history) override {
+                        const std::optional<std::string>& cause) override {
     return close_execution_.Bind(1, execution_id)
         .Bind(2, status)
         .Bind(3, Nanos(stop))
         .Bind(4, output)
         .Bind(5, error)
         .Bind(6, cause)
-        .Bind(7, history)
         .Run();
   }
 
@@ -367,7 +365,7 @@ class Reader final : public JournalReader {
                 "(?3 IS NULL OR (e.start_ns, e.id) < (?3, ?4)) "
                 "ORDER BY e.start_ns DESC, e.id DESC LIMIT ?5",
             &list_executions_);
-    prepare("SELECT history FROM executions WHERE id = ?1", &history_);
+    prepare("SELECT CAST(MAX(id) AS TEXT) FROM executions", &max_id_);
     prepare(std::string("SELECT ") + std::string(kExecutionColumns) +
                 "WHERE e.status = 'RUNNING' ORDER BY e.id",
             &open_);
@@ -414,9 +412,10 @@ class Reader final : public JournalReader {
     list_executions_.Bind(5, static_cast<int64_t>(query.limit));
     return AllRows<ExecutionRow>(list_executions_, ExecutionFrom);
   }
-  StatusOr<std::optional<std::string>> GetHistory(int64_t execution_id) override {
-    history_.Bind(1, execution_id);
-    return OptionalScalar(history_);
+  StatusOr<int64_t> MaxExecutionId() override {
+    StatusOr<std::optional<std::string>> max = OptionalScalar(max_id_);
+    if (!max.ok()) return max.status();
+    return *max ? std::stoll(**max) : 0;
   }
   StatusOr<std::vector<ExecutionRow>> OpenExecutions() override {
     return AllRows<ExecutionRow>(open_, ExecutionFrom);
@@ -440,7 +439,7 @@ class Reader final : public JournalReader {
  private:
   std::unique_ptr<Database> db_;
   Queries queries_;
-  Statement list_machines_, revision_, execution_, list_executions_, history_, open_, calls_;
+  Statement list_machines_, revision_, execution_, list_executions_, max_id_, open_, calls_;
 };
 
 Status Migrate(Database& db) {

@@ -1,6 +1,6 @@
 // The engine's durable store: one SQLite database (WAL) holding state machines, their
-// revisions, executions, the journal of interpreter calls that rebuilds every open execution
-// after a restart, and the final history of each closed one.
+// revisions, executions and the journal of interpreter calls. Replaying an execution's calls
+// rebuilds it, open or closed, history included (the interpreter is deterministic).
 //
 // Writes go through one writer thread that groups them: every Submit()ted piece of work joins
 // the next transaction, and one COMMIT (one fsync of the WAL, synchronous=FULL) makes a whole
@@ -126,16 +126,16 @@ class JournalWriter {
   virtual StatusOr<std::optional<ExecutionRow>> FindExecution(int64_t state_machine_id,
                                                               std::string_view name) = 0;
   virtual StatusOr<std::optional<StateMachineRow>> FindStateMachine(std::string_view arn) = 0;
-  // kAlreadyExists when the arn or (machine, name) is taken. Returns the id.
+  // kAlreadyExists when the arn or (machine, name) is taken. Uses row.id when it is not 0.
+  // Returns the id.
   virtual StatusOr<int64_t> InsertExecution(const ExecutionRow& row) = 0;
   virtual Status AppendCall(int64_t execution_id, const CallRow& call) = 0;
-  // Records the end of an execution: status, stop time, output or error/cause, and its whole
-  // history (the GetExecutionHistory events array, JSON text).
+  // Records the end of an execution: status, stop time, output or error/cause. (Its history is
+  // not stored: replaying its calls reproduces it.)
   virtual Status CloseExecution(int64_t execution_id, std::string_view status, WallTime stop,
                                 const std::optional<std::string>& output,
                                 const std::optional<std::string>& error,
-                                const std::optional<std::string>& cause,
-                                std::string_view history) = 0;
+                                const std::optional<std::string>& cause) = 0;
   // A redrive reopens a closed execution.
   virtual Status ReopenExecution(int64_t execution_id, int64_t redrive_count, WallTime at) = 0;
 };
@@ -152,9 +152,8 @@ class JournalReader {
   virtual StatusOr<std::optional<RevisionRow>> GetRevision(int64_t id) = 0;
   virtual StatusOr<std::optional<ExecutionRow>> GetExecution(std::string_view arn) = 0;
   virtual StatusOr<std::vector<ExecutionRow>> ListExecutions(const ExecutionQuery& query) = 0;
-  // Closed executions: the stored history (JSON array text); nullopt while running.
-  virtual StatusOr<std::optional<std::string>> GetHistory(int64_t execution_id) = 0;
   // Every RUNNING execution, oldest first.
+  virtual StatusOr<int64_t> MaxExecutionId() = 0;
   virtual StatusOr<std::vector<ExecutionRow>> OpenExecutions() = 0;
   virtual StatusOr<std::vector<CallRow>> Calls(int64_t execution_id) = 0;
 };

@@ -1,0 +1,862 @@
+#include "engine/runtime.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json/value.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <cmath>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "asl/interpreter.h"
+#include "asl/parser.h"
+#include "common/fifo.h"
+#include "common/json.h"
+#include "common/random.h"
+
+namespace hpd::engine {
+namespace {
+
+constexpr Duration kLongestRealDelay = std::chrono::hours(24 * 365 * 100);
+
+using store::CallKind;
+using store::CallRow;
+
+// A task the interpreter asked for that has not completed.
+struct TaskEntry {
+  asl::TaskInvocation invocation;
+  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+  bool started = false;     // its TaskStarted call was made
+  bool dispatched = false;  // handed to a worker (live only)
+};
+
+// A timer the interpreter armed that has not fired.
+struct TimerEntry {
+  WallTime fire_at{};  // real wall-clock instant (the deadline scaled by time_scale)
+  TimerId id = TimerId::kInvalid;
+};
+
+// One execution rebuilt in memory from its calls (live or replayed).
+struct OpenExecution {
+  store::ExecutionRow row;
+  CompiledMachine machine;
+  std::unique_ptr<asl::Execution> execution;
+  int64_t next_seq = 0;
+  boost::unordered_flat_map<uint64_t, TaskEntry> tasks;
+  boost::unordered_flat_map<uint64_t, TimerEntry> timers;
+  bool started = false;  // the Start record is durable
+  bool ending = false;   // reached a terminal status in memory
+  std::vector<std::function<void(StatusOr<StartResult>)>> start_waiters;
+  std::vector<std::function<void(const ExecutionEnd&)>> end_waiters;
+};
+
+// What a turn (one incoming call and the calls it implies) must do once its records are
+// durable.
+struct Effects {
+  std::vector<uint64_t> dispatch;  // task tokens
+  std::vector<uint64_t> arm;       // timer tokens
+  bool closed = false;
+};
+
+ExecutionEnd EndOf(const OpenExecution& e, WallTime stop) {
+  ExecutionEnd end;
+  end.status = std::string(asl::ExecutionStatusName(e.execution->status()));
+  end.start = e.row.start;
+  end.stop = stop;
+  end.output = e.execution->output();
+  if (!end.output) {
+    end.error = e.execution->error();
+    end.cause = e.execution->cause();
+  }
+  return end;
+}
+
+Status ExecutionAlreadyExists(const std::string& arn) {
+  Status status = AlreadyExistsError("Execution Already Exists: '" + arn + "'");
+  status.SetErrorName("ExecutionAlreadyExists");
+  return status;
+}
+
+}  // namespace
+
+class Runtime::Impl {
+ public:
+  Impl(store::Journal& journal, const LocalFunctions& functions, Clock& clock,
+       RuntimeOptions options)
+      : journal_(journal), functions_(functions), clock_(clock), options_(std::move(options)) {}
+
+  ~Impl() { Shutdown(); }
+
+  // ---- Opening and recovery (before the threads start) ----
+
+  Status Recover() {
+    std::vector<store::ExecutionRow> rows;
+    std::vector<std::vector<CallRow>> calls;
+    Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
+      StatusOr<int64_t> max_id = reader.MaxExecutionId();
+      if (!max_id.ok()) return max_id.status();
+      next_id_ = *max_id;
+      StatusOr<std::vector<store::ExecutionRow>> open = reader.OpenExecutions();
+      if (!open.ok()) return open.status();
+      rows = std::move(*open);
+      calls.reserve(rows.size());
+      for (const store::ExecutionRow& row : rows) {
+        StatusOr<std::vector<CallRow>> execution_calls = reader.Calls(row.id);
+        if (!execution_calls.ok()) return execution_calls.status();
+        calls.push_back(std::move(*execution_calls));
+      }
+      return Status::Ok();
+    });
+    if (!status.ok()) return status.WithContext("recovering open executions");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(rows[i]), calls[i]);
+      if (!e.ok()) return e.status();
+      (*e)->started = true;
+      recovery_.calls += calls[i].size();
+      ++recovery_.executions;
+      recovery_.tasks_redispatched += (*e)->tasks.size();
+      recovery_.timers_rearmed += (*e)->timers.size();
+      by_arn_.emplace((*e)->row.arn, (*e)->row.id);
+      open_.emplace((*e)->row.id, std::move(*e));
+    }
+    open_count_.store(open_.size());
+    return Status::Ok();
+  }
+
+  void StartThreads() {
+    engine_thread_ = std::thread([this] { EngineLoop(); });
+    const size_t workers = std::max<size_t>(1, options_.workers);
+    for (size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    // Resume what the recovered executions were doing.
+    Post([this] {
+      for (auto& [id, e] : open_) {
+        Effects effects;
+        std::vector<CallRow> turn;
+        for (auto& [token, task] : e->tasks) {
+          if (!task.started) {
+            Status status = Apply(
+                *e, CallRow{e->next_seq, CallKind::kTaskStarted, token, Now(), true, "", "", ""},
+                std::nullopt, &turn, &effects, /*live=*/true);
+            if (!status.ok()) Broken(status);
+          }
+          effects.dispatch.push_back(token);
+        }
+        for (auto& [token, timer] : e->timers) {
+          effects.arm.push_back(token);
+        }
+        Commit(*e, std::move(turn), std::move(effects), nullptr);
+      }
+    });
+  }
+
+  // Rebuilds an execution from its row and calls, without side effects.
+  StatusOr<std::unique_ptr<OpenExecution>> Rebuild(store::ExecutionRow row,
+                                                   const std::vector<CallRow>& calls) const {
+    StatusOr<CompiledMachine> machine = CompileRevision(row);
+    if (!machine.ok()) return machine.status();
+    auto e = std::make_unique<OpenExecution>();
+    e->row = std::move(row);
+    e->machine = std::move(*machine);
+    e->execution = NewExecution(*e);
+    Effects effects;
+    for (const CallRow& call : calls) {
+      if (call.seq != e->next_seq) {
+        return DataLossError("execution " + e->row.arn + ": call " + std::to_string(call.seq) +
+                             " follows call " + std::to_string(e->next_seq - 1));
+      }
+      Status status = Apply(*e, call, std::nullopt, nullptr, &effects, /*live=*/false);
+      if (!status.ok()) return status.WithContext("replaying " + e->row.arn);
+    }
+    return e;
+  }
+
+  std::unique_ptr<asl::Execution> NewExecution(const OpenExecution& e) const {
+    asl::ExecutionInfo info;
+    info.execution_arn = e.row.arn;
+    info.execution_name = e.row.name;
+    info.state_machine_arn = e.machine.row.arn;
+    info.state_machine_name = e.machine.row.name;
+    info.role_arn = e.machine.row.role_arn;
+    info.start_time = e.row.start;
+    info.random_seed = e.row.seed;
+    info.redrive_count = e.row.redrive_count;
+    info.express = e.row.type == "EXPRESS";
+    return std::make_unique<asl::Execution>(e.machine.machine, std::move(info));
+  }
+
+  StatusOr<CompiledMachine> CompileRevision(const store::ExecutionRow& row) const {
+    std::optional<store::StateMachineRow> machine;
+    Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
+      StatusOr<std::optional<store::StateMachineRow>> found =
+          reader.GetStateMachineById(row.state_machine_id);
+      if (!found.ok()) return found.status();
+      StatusOr<std::optional<store::RevisionRow>> revision = reader.GetRevision(row.revision);
+      if (!revision.ok()) return revision.status();
+      if (!*revision) return DataLossError("revision " + std::to_string(row.revision) + " missing");
+      if (*found) {
+        machine = std::move(**found);
+      } else {  // the machine was deleted; the execution keeps its revision
+        machine.emplace();
+        machine->id = row.state_machine_id;
+        machine->arn = row.state_machine_arn;
+        const size_t colon = row.state_machine_arn.rfind(':');
+        machine->name = row.state_machine_arn.substr(colon + 1);
+        machine->type = row.type;
+      }
+      machine->revision = (*revision)->id;
+      machine->revision_id = (*revision)->revision_id;
+      machine->definition = std::move((*revision)->definition);
+      machine->role_arn = std::move((*revision)->role_arn);
+      machine->revision_created = (*revision)->created;
+      return Status::Ok();
+    });
+    if (!status.ok()) return status.WithContext("execution " + row.arn);
+    return Compile(*machine);
+  }
+
+  StatusOr<CompiledMachine> Compile(const store::StateMachineRow& row) const {
+    {
+      std::lock_guard lock(compiled_mu_);
+      if (auto it = compiled_.find(row.revision); it != compiled_.end()) {
+        return CompiledMachine{row, it->second};
+      }
+    }
+    asl::ParseResult parsed = asl::ParseDefinition(row.definition);
+    if (!parsed.ok()) {
+      return DataLossError("the stored definition of " + row.arn + " (revision " + row.revision_id +
+                           ") no longer compiles");
+    }
+    std::lock_guard lock(compiled_mu_);
+    compiled_.emplace(row.revision, parsed.machine);
+    return CompiledMachine{row, parsed.machine};
+  }
+
+  // ---- The interpreter side: one call, live or replayed ----
+
+  // Applies `call` to `e` (its seq must be e.next_seq) and records what it asked for. Live calls
+  // are appended to `turn` (their journal records) and their effects to `effects`; a live
+  // TaskCompleted brings its outcome in `live_outcome`. Live calls also make the TaskStarted
+  // calls of the tasks they schedule.
+  Status Apply(OpenExecution& e, const CallRow& call, std::optional<asl::TaskOutcome> live_outcome,
+               std::vector<CallRow>* turn, Effects* effects, bool live) const {
+    asl::Execution& x = *e.execution;
+    asl::Commands commands;
+    switch (call.kind) {
+      case CallKind::kStart: {
+        StatusOr<boost::json::value> input = ParseJson(e.row.input);
+        if (!input.ok()) return DataLossError("stored input is not JSON");
+        commands = x.Start(*input, e.row.input, call.now);
+        break;
+      }
+      case CallKind::kTaskStarted:
+        if (auto it = e.tasks.find(call.token); it != e.tasks.end()) it->second.started = true;
+        commands = x.TaskStarted(call.token, call.now);
+        break;
+      case CallKind::kTaskCompleted: {
+        asl::TaskOutcome outcome;
+        if (live_outcome) {
+          outcome = std::move(*live_outcome);
+        } else {
+          outcome.succeeded = call.succeeded;
+          if (call.succeeded) {
+            StatusOr<boost::json::value> output = ParseJson(call.output);
+            if (!output.ok()) return DataLossError("stored task result is not JSON");
+            outcome.output = std::move(*output);
+          } else {
+            outcome.error = call.error;
+            outcome.cause = call.cause;
+          }
+        }
+        if (auto it = e.tasks.find(call.token); it != e.tasks.end()) {
+          if (!outcome.parameters) outcome.parameters = std::move(it->second.invocation.parameters);
+          e.tasks.erase(it);
+        }
+        commands = x.TaskCompleted(call.token, std::move(outcome), call.now);
+        break;
+      }
+      case CallKind::kTimerFired:
+        e.timers.erase(call.token);
+        commands = x.TimerFired(call.token, call.now);
+        break;
+      case CallKind::kStop:
+        commands = x.Stop(call.error, call.cause, call.now);
+        break;
+      case CallKind::kRedrive:
+        return UnimplementedError("redrive");
+    }
+    ++e.next_seq;
+    if (live) turn->push_back(call);
+    Track(e, commands, call.now, effects, live);
+    if (live) {
+      for (const asl::TaskInvocation& task : commands.run_tasks) {
+        CallRow started{e.next_seq, CallKind::kTaskStarted, task.token, call.now, true, "", "", ""};
+        Status status = Apply(e, started, std::nullopt, turn, effects, live);
+        if (!status.ok()) return status;
+      }
+    }
+    return Status::Ok();
+  }
+
+  void Track(OpenExecution& e, asl::Commands& commands, WallTime now, Effects* effects,
+             bool live) const {
+    for (uint64_t token : commands.cancel_timers) {
+      auto it = e.timers.find(token);
+      if (it == e.timers.end()) continue;
+      if (live && it->second.id != TimerId::kInvalid) clock_.Cancel(it->second.id);
+      e.timers.erase(it);
+    }
+    for (uint64_t token : commands.cancel_tasks) {
+      auto it = e.tasks.find(token);
+      if (it == e.tasks.end()) continue;
+      it->second.cancelled->store(true, std::memory_order_relaxed);
+      e.tasks.erase(it);
+    }
+    for (const asl::TimerRequest& timer : commands.arm_timers) {
+      e.timers[timer.token] = TimerEntry{now + Scaled(timer.deadline - now), TimerId::kInvalid};
+      if (live) effects->arm.push_back(timer.token);
+    }
+    for (asl::TaskInvocation& task : commands.run_tasks) {
+      const uint64_t token = task.token;
+      TaskEntry entry;
+      entry.invocation = std::move(task);
+      e.tasks.emplace(token, std::move(entry));
+      if (live) effects->dispatch.push_back(token);
+    }
+    if (commands.finished) {
+      e.ending = true;
+      effects->closed = true;
+    }
+  }
+
+  Duration Scaled(Duration delay) const {
+    if (delay <= Duration::zero()) return Duration::zero();
+    const double scaled = static_cast<double>(delay.count()) * options_.time_scale;
+    if (!(scaled < static_cast<double>(kLongestRealDelay.count()))) return kLongestRealDelay;
+    return Duration(static_cast<Duration::rep>(std::llround(scaled)));
+  }
+
+  WallTime Now() const { return std::chrono::floor<std::chrono::milliseconds>(clock_.WallNow()); }
+
+  // ---- Committing a turn and carrying out its effects (engine thread) ----
+
+  // Journals `turn` (and the execution's end, when it closed) in one piece of work; then, on
+  // the engine thread, `after` runs (with the commit's status) and the effects are carried out.
+  void Commit(OpenExecution& e, std::vector<CallRow> turn, Effects effects,
+              std::function<void(Status)> after,
+              std::function<Status(store::JournalWriter&)> before = nullptr) {
+    if (turn.empty() && !before) {
+      RunEffects(e, effects);
+      if (after) after(Status::Ok());
+      return;
+    }
+    std::optional<ExecutionEnd> end;
+    if (effects.closed) end = EndOf(e, turn.empty() ? Now() : turn.back().now);
+    const int64_t id = e.row.id;
+    auto work = [id, turn = std::move(turn), end,
+                 before = std::move(before)](store::JournalWriter& writer) -> Status {
+      if (before) {
+        if (Status status = before(writer); !status.ok()) return status;
+      }
+      for (const CallRow& call : turn) {
+        if (Status status = writer.AppendCall(id, call); !status.ok()) return status;
+      }
+      if (end) {
+        return writer.CloseExecution(id, end->status, end->stop, end->output, end->error,
+                                     end->cause);
+      }
+      return Status::Ok();
+    };
+    journal_.Submit(
+        std::move(work),
+        [this, id, effects = std::move(effects), after = std::move(after),
+         end](Status status) mutable {
+          Post([this, id, effects = std::move(effects), after = std::move(after),
+                end = std::move(end), status = std::move(status)]() mutable {
+            if (!status.ok() && status.error_name().empty()) Broken(status);
+            if (after) after(status);
+            auto it = open_.find(id);
+            if (it == open_.end() || !status.ok()) return;
+            RunEffects(*it->second, effects);
+            if (end) Close(id, *end);
+          });
+        },
+        /*isolated=*/before != nullptr);
+  }
+
+  void RunEffects(OpenExecution& e, const Effects& effects) {
+    for (uint64_t token : effects.arm) {
+      auto it = e.timers.find(token);
+      if (it == e.timers.end() || it->second.id != TimerId::kInvalid) continue;
+      const Duration delay = std::max(Duration::zero(), it->second.fire_at - clock_.WallNow());
+      it->second.id = clock_.ScheduleAfter(delay, [this, id = e.row.id, token] {
+        std::lock_guard lock(gate_mu_);
+        if (gate_open_) Post([this, id, token] { TimerFired(id, token); });
+      });
+    }
+    for (uint64_t token : effects.dispatch) {
+      auto it = e.tasks.find(token);
+      if (it == e.tasks.end() || it->second.dispatched) continue;
+      it->second.dispatched = true;
+      Dispatch(e, token, it->second);
+    }
+  }
+
+  void Close(int64_t id, const ExecutionEnd& end) {
+    auto it = open_.find(id);
+    if (it == open_.end()) return;
+    std::unique_ptr<OpenExecution> e = std::move(it->second);
+    open_.erase(it);
+    by_arn_.erase(e->row.arn);
+    open_count_.store(open_.size(), std::memory_order_relaxed);
+    for (auto& [token, timer] : e->timers) {
+      if (timer.id != TimerId::kInvalid) clock_.Cancel(timer.id);
+    }
+    for (auto& [token, task] : e->tasks) task.cancelled->store(true);
+    for (auto& waiter : e->end_waiters) waiter(end);
+  }
+
+  void Broken(const Status& status) {
+    std::lock_guard lock(broken_mu_);
+    if (broken_.ok()) broken_ = status;
+  }
+
+  Status BrokenStatus() const {
+    std::lock_guard lock(broken_mu_);
+    return broken_;
+  }
+
+  // ---- Incoming calls (engine thread) ----
+
+  void StartOnEngine(StartRequest request, std::function<void(StatusOr<StartResult>)> done,
+                     std::function<void(const ExecutionEnd&)> on_end) {
+    if (Status broken = BrokenStatus(); !broken.ok()) return done(broken);
+    if (auto found = by_arn_.find(request.execution_arn); found != by_arn_.end()) {
+      OpenExecution& e = *open_.at(found->second);
+      if (e.row.input != request.input || e.ending) {
+        return done(ExecutionAlreadyExists(request.execution_arn));
+      }
+      if (on_end) e.end_waiters.push_back(std::move(on_end));
+      if (e.started) return done(StartResult{e.row.arn, e.row.start});
+      e.start_waiters.push_back(std::move(done));
+      return;
+    }
+    auto owned = std::make_unique<OpenExecution>();
+    OpenExecution& e = *owned;
+    e.row.id = ++next_id_;
+    e.row.arn = std::move(request.execution_arn);
+    e.row.state_machine_id = request.machine.row.id;
+    e.row.state_machine_arn = request.machine.row.arn;
+    e.row.revision = request.machine.row.revision;
+    e.row.name = std::move(request.name);
+    e.row.type = request.machine.row.type;
+    e.row.input = std::move(request.input);
+    e.row.seed = seeds_.Next();
+    e.row.start = Now();
+    e.row.trace_header = std::move(request.trace_header);
+    e.machine = std::move(request.machine);
+    e.execution = NewExecution(e);
+    e.start_waiters.push_back(std::move(done));
+    if (on_end) e.end_waiters.push_back(std::move(on_end));
+    const int64_t id = e.row.id;
+    by_arn_.emplace(e.row.arn, id);
+    open_.emplace(id, std::move(owned));
+    open_count_.store(open_.size(), std::memory_order_relaxed);
+
+    std::vector<CallRow> turn;
+    Effects effects;
+    Status applied = Apply(e, CallRow{0, CallKind::kStart, 0, e.row.start, true, "", "", ""},
+                           std::nullopt, &turn, &effects, /*live=*/true);
+    if (!applied.ok()) {
+      FailStart(id, applied);
+      return;
+    }
+    store::ExecutionRow row = e.row;
+    Commit(
+        e, std::move(turn), std::move(effects),
+        [this, id](Status status) {
+          if (!status.ok()) return FailStart(id, status);
+          OpenExecution& started = *open_.at(id);
+          started.started = true;
+          const StartResult result{started.row.arn, started.row.start};
+          for (auto& waiter : started.start_waiters) waiter(result);
+          started.start_waiters.clear();
+        },
+        [row = std::move(row)](store::JournalWriter& writer) -> Status {
+          StatusOr<std::optional<store::ExecutionRow>> existing =
+              writer.FindExecution(row.state_machine_id, row.name);
+          if (!existing.ok()) return existing.status();
+          if (*existing) return ExecutionAlreadyExists(row.arn);
+          StatusOr<int64_t> inserted = writer.InsertExecution(row);
+          if (inserted.status().code() == StatusCode::kAlreadyExists) {
+            return ExecutionAlreadyExists(row.arn);
+          }
+          return inserted.status();
+        });
+  }
+
+  void FailStart(int64_t id, const Status& status) {
+    auto it = open_.find(id);
+    if (it == open_.end()) return;
+    std::unique_ptr<OpenExecution> e = std::move(it->second);
+    open_.erase(it);
+    by_arn_.erase(e->row.arn);
+    open_count_.store(open_.size(), std::memory_order_relaxed);
+    for (auto& waiter : e->start_waiters) waiter(status);
+  }
+
+  void StopOnEngine(const std::string& arn, std::string error, std::string cause,
+                    std::function<void(StatusOr<WallTime>)> done) {
+    if (Status broken = BrokenStatus(); !broken.ok()) return done(broken);
+    auto found = by_arn_.find(arn);
+    if (found == by_arn_.end()) {
+      return done(NotFoundError("Execution Does Not Exist: '" + arn + "'"));
+    }
+    OpenExecution& e = *open_.at(found->second);
+    if (e.ending || !e.started) {
+      return done(NotFoundError("Execution Does Not Exist: '" + arn + "'"));
+    }
+    const WallTime now = Now();
+    std::vector<CallRow> turn;
+    Effects effects;
+    Status applied = Apply(
+        e,
+        CallRow{e.next_seq, CallKind::kStop, 0, now, true, "", std::move(error), std::move(cause)},
+        std::nullopt, &turn, &effects, /*live=*/true);
+    if (!applied.ok()) return done(applied);
+    Commit(e, std::move(turn), std::move(effects), [now, done = std::move(done)](Status status) {
+      if (!status.ok()) return done(status);
+      done(now);
+    });
+  }
+
+  void TimerFired(int64_t id, uint64_t token) {
+    auto it = open_.find(id);
+    if (it == open_.end()) return;
+    OpenExecution& e = *it->second;
+    if (e.ending || !e.timers.contains(token)) return;
+    std::vector<CallRow> turn;
+    Effects effects;
+    Status applied =
+        Apply(e, CallRow{e.next_seq, CallKind::kTimerFired, token, Now(), true, "", "", ""},
+              std::nullopt, &turn, &effects, /*live=*/true);
+    if (!applied.ok()) return Broken(applied);
+    Commit(e, std::move(turn), std::move(effects), nullptr);
+  }
+
+  void TaskCompleted(int64_t id, uint64_t token, asl::TaskOutcome outcome,
+                     std::string output_text) {
+    auto it = open_.find(id);
+    if (it == open_.end()) return;
+    OpenExecution& e = *it->second;
+    if (e.ending || !e.tasks.contains(token)) return;  // cancelled meanwhile
+    CallRow call{e.next_seq,        CallKind::kTaskCompleted, token,         Now(),
+                 outcome.succeeded, std::move(output_text),   outcome.error, outcome.cause};
+    std::vector<CallRow> turn;
+    Effects effects;
+    Status applied = Apply(e, call, std::move(outcome), &turn, &effects, /*live=*/true);
+    if (!applied.ok()) return Broken(applied);
+    Commit(e, std::move(turn), std::move(effects), nullptr);
+  }
+
+  void WhenEndedOnEngine(const std::string& arn, std::function<void(StatusOr<ExecutionEnd>)> done) {
+    if (auto found = by_arn_.find(arn); found != by_arn_.end()) {
+      open_.at(found->second)->end_waiters.push_back([done](const ExecutionEnd& end) {
+        done(end);
+      });
+      return;
+    }
+    // Closed (its row is durable: Close runs after the commit) or unknown.
+    std::optional<store::ExecutionRow> row;
+    Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
+      StatusOr<std::optional<store::ExecutionRow>> found = reader.GetExecution(arn);
+      if (!found.ok()) return found.status();
+      row = std::move(*found);
+      return Status::Ok();
+    });
+    if (!status.ok()) return done(status);
+    if (!row || row->status == "RUNNING") {
+      return done(NotFoundError("Execution Does Not Exist: '" + arn + "'"));
+    }
+    ExecutionEnd end;
+    end.status = row->status;
+    end.start = row->start;
+    end.stop = row->stop.value_or(row->start);
+    end.output = std::move(row->output);
+    end.error = std::move(row->error);
+    end.cause = std::move(row->cause);
+    done(end);
+  }
+
+  // ---- Workers ----
+
+  struct Job {
+    int64_t execution_id = 0;
+    uint64_t token = 0;
+    std::string idempotency_key;
+    asl::TaskInvocation invocation;
+    std::shared_ptr<const asl::StateMachine> machine;  // keeps the invocation's views alive
+    std::shared_ptr<std::atomic<bool>> cancelled;
+  };
+
+  void Dispatch(OpenExecution& e, uint64_t token, TaskEntry& task) {
+    auto job = std::make_shared<Job>();
+    job->execution_id = e.row.id;
+    job->token = token;
+    job->idempotency_key = e.row.arn + "/" + std::string(task.invocation.state_name) + "/" +
+                           std::to_string(task.invocation.attempt);
+    // The parameters travel with the job and come back with its outcome (a retry may reuse them).
+    job->invocation = std::move(task.invocation);
+    task.invocation.state_name = job->invocation.state_name;
+    job->machine = e.machine.machine;
+    job->cancelled = task.cancelled;
+    const Duration run_time = functions_.RunTime(job->invocation);
+    if (run_time > Duration::zero()) {
+      clock_.ScheduleAfter(Scaled(run_time), [this, job] {
+        std::lock_guard lock(gate_mu_);
+        if (gate_open_) Enqueue(job);
+      });
+    } else {
+      Enqueue(std::move(job));
+    }
+  }
+
+  void Enqueue(std::shared_ptr<Job> job) {
+    {
+      std::lock_guard lock(jobs_mu_);
+      if (stopping_) return;
+      jobs_.push_back(std::move(job));
+    }
+    jobs_ready_.notify_one();
+  }
+
+  void WorkerLoop() {
+    SystemRandom request_ids;
+    while (true) {
+      std::shared_ptr<Job> job;
+      {
+        std::unique_lock lock(jobs_mu_);
+        jobs_ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) return;
+        job = std::move(*jobs_.pop_front());
+      }
+      if (job->cancelled->load(std::memory_order_relaxed)) continue;
+      asl::TaskOutcome outcome = Invoke(*job, request_ids);
+      if (shutting_down_.load()) continue;
+      std::string output_text;
+      if (outcome.succeeded) output_text = SerializeJson(outcome.output);
+      outcome.parameters = std::move(job->invocation.parameters);
+      Post([this, job, outcome = std::move(outcome),
+            output_text = std::move(output_text)]() mutable {
+        TaskCompleted(job->execution_id, job->token, std::move(outcome), std::move(output_text));
+      });
+    }
+  }
+
+  asl::TaskOutcome Invoke(const Job& job, RandomSource& request_ids) const {
+    if (IsLambdaTask(job.invocation)) {
+      return functions_.Invoke(job.invocation, request_ids, job.cancelled.get(),
+                               job.idempotency_key);
+    }
+    return NoLocalImplementation(job.invocation, options_.runner_name);
+  }
+
+  // ---- The engine thread ----
+
+  void Post(std::function<void()> work) {
+    {
+      std::lock_guard lock(inbox_mu_);
+      inbox_.push_back(std::move(work));
+    }
+    inbox_ready_.notify_one();
+  }
+
+  void EngineLoop() {
+    while (true) {
+      std::function<void()> work;
+      {
+        std::unique_lock lock(inbox_mu_);
+        inbox_ready_.wait(lock, [this] { return engine_stopping_ || !inbox_.empty(); });
+        if (inbox_.empty()) return;
+        work = std::move(*inbox_.pop_front());
+      }
+      work();
+    }
+  }
+
+  // Waits until every piece of work submitted to the journal so far has been answered.
+  void FlushJournal() {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool flushed = false;
+    journal_.Submit(nullptr, [&](Status) {
+      std::lock_guard lock(mu);
+      flushed = true;
+      cv.notify_one();
+    });
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return flushed; });
+  }
+
+  void Shutdown() {
+    if (!engine_thread_.joinable()) return;
+    {
+      // Clock callbacks that run from now on do nothing; one running now finishes first.
+      std::lock_guard lock(gate_mu_);
+      gate_open_ = false;
+    }
+    // Handlers still running are told to stop, and what they return is dropped: the journal
+    // says they are in flight, and the next start dispatches them again.
+    shutting_down_.store(true);
+    std::promise<void> cancelled;
+    Post([this, &cancelled] {
+      for (auto& [id, e] : open_) {
+        for (auto& [token, timer] : e->timers) {
+          if (timer.id != TimerId::kInvalid) clock_.Cancel(timer.id);
+          timer.id = TimerId::kInvalid;
+        }
+        for (auto& [token, task] : e->tasks) task.cancelled->store(true);
+      }
+      cancelled.set_value();
+    });
+    cancelled.get_future().wait();
+    {
+      std::lock_guard lock(jobs_mu_);
+      stopping_ = true;
+    }
+    jobs_ready_.notify_all();
+    for (std::thread& worker : workers_) worker.join();
+    workers_.clear();
+    FlushJournal();
+    {
+      std::lock_guard lock(inbox_mu_);
+      engine_stopping_ = true;
+    }
+    inbox_ready_.notify_one();
+    engine_thread_.join();
+    // Work the engine submitted last must not call back into a destroyed runtime.
+    FlushJournal();
+  }
+
+  size_t OpenCount() const { return open_count_.load(std::memory_order_relaxed); }
+
+  // ---- Reads ----
+
+  StatusOr<std::vector<asl::HistoryEvent>> ReplayHistory(const std::string& arn) const {
+    std::optional<store::ExecutionRow> row;
+    std::vector<CallRow> calls;
+    Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
+      StatusOr<std::optional<store::ExecutionRow>> found = reader.GetExecution(arn);
+      if (!found.ok()) return found.status();
+      if (!*found) return Status::Ok();
+      row = std::move(**found);
+      StatusOr<std::vector<CallRow>> found_calls = reader.Calls(row->id);
+      if (!found_calls.ok()) return found_calls.status();
+      calls = std::move(*found_calls);
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    if (!row) return NotFoundError("Execution Does Not Exist: '" + arn + "'");
+    StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(*row), calls);
+    if (!e.ok()) return e.status();
+    return (*e)->execution->history();
+  }
+
+  const RecoveryReport& recovery() const { return recovery_; }
+
+ private:
+  // Constant after construction.
+  store::Journal& journal_;
+  const LocalFunctions& functions_;
+  Clock& clock_;
+  const RuntimeOptions options_;
+
+  // Engine thread only (and Recover, before the threads start).
+  boost::unordered_flat_map<int64_t, std::unique_ptr<OpenExecution>> open_;
+  std::unordered_map<std::string, int64_t> by_arn_;
+  int64_t next_id_ = 0;
+  SystemRandom seeds_;
+  RecoveryReport recovery_;
+  std::atomic<size_t> open_count_{0};
+
+  mutable std::mutex compiled_mu_;
+  mutable std::map<int64_t, std::shared_ptr<const asl::StateMachine>> compiled_;  // by revision
+
+  mutable std::mutex broken_mu_;
+  Status broken_;  // guarded by broken_mu_: the journal failed; nothing more is accepted
+
+  std::atomic<bool> shutting_down_{false};
+  std::mutex gate_mu_;
+  bool gate_open_ = true;  // guarded by gate_mu_; closed by Shutdown
+
+  std::thread engine_thread_;
+  std::mutex inbox_mu_;
+  std::condition_variable inbox_ready_;
+  Fifo<std::function<void()>> inbox_;  // guarded by inbox_mu_
+  bool engine_stopping_ = false;       // guarded by inbox_mu_
+
+  std::vector<std::thread> workers_;
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_ready_;
+  Fifo<std::shared_ptr<Job>> jobs_;  // guarded by jobs_mu_
+  bool stopping_ = false;            // guarded by jobs_mu_
+
+  friend class Runtime;
+};
+
+StatusOr<std::unique_ptr<Runtime>> Runtime::Open(store::Journal& journal,
+                                                 const LocalFunctions& functions, Clock& clock,
+                                                 RuntimeOptions options) {
+  if (!(options.time_scale >= 0) || !std::isfinite(options.time_scale)) {
+    return InvalidArgumentError("time scale must be a finite number >= 0");
+  }
+  auto impl = std::make_unique<Impl>(journal, functions, clock, std::move(options));
+  if (Status status = impl->Recover(); !status.ok()) return status;
+  impl->StartThreads();
+  return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
+}
+
+Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Runtime::~Runtime() = default;
+
+const RecoveryReport& Runtime::recovery() const { return impl_->recovery(); }
+
+void Runtime::Start(StartRequest request, std::function<void(StatusOr<StartResult>)> done,
+                    std::function<void(const ExecutionEnd&)> on_end) {
+  impl_->Post([impl = impl_.get(), request = std::move(request), done = std::move(done),
+               on_end = std::move(on_end)]() mutable {
+    impl->StartOnEngine(std::move(request), std::move(done), std::move(on_end));
+  });
+}
+
+void Runtime::Stop(const std::string& execution_arn, std::string error, std::string cause,
+                   std::function<void(StatusOr<WallTime>)> done) {
+  impl_->Post([impl = impl_.get(), execution_arn, error = std::move(error),
+               cause = std::move(cause), done = std::move(done)]() mutable {
+    impl->StopOnEngine(execution_arn, std::move(error), std::move(cause), std::move(done));
+  });
+}
+
+void Runtime::WhenEnded(const std::string& execution_arn,
+                        std::function<void(StatusOr<ExecutionEnd>)> done) {
+  impl_->Post([impl = impl_.get(), execution_arn, done = std::move(done)]() mutable {
+    impl->WhenEndedOnEngine(execution_arn, std::move(done));
+  });
+}
+
+StatusOr<std::vector<asl::HistoryEvent>> Runtime::ReplayHistory(
+    const std::string& execution_arn) const {
+  return impl_->ReplayHistory(execution_arn);
+}
+
+StatusOr<CompiledMachine> Runtime::Compile(const store::StateMachineRow& row) const {
+  return impl_->Compile(row);
+}
+
+size_t Runtime::open_executions() const { return impl_->OpenCount(); }
+
+}  // namespace hpd::engine

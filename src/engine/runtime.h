@@ -1,0 +1,144 @@
+// The durable execution runtime: runs many asl::Executions at once, journals every call made to
+// them, and after a restart rebuilds each open execution by replaying its calls.
+//
+// Commit before effect. The runtime applies a call (Start, TaskStarted, TaskCompleted,
+// TimerFired, Stop) to the interpreter in memory and submits the call's record to the journal;
+// the commands the call produced (tasks to run, timers to arm) are carried out, and callers
+// answered, only once that record is durable. Readers never see uncommitted state: histories
+// are rebuilt from committed calls (ReplayHistory), execution rows change in the same
+// transaction as the call that ends an execution. After a crash, a call whose record was lost
+// happens again: its task is still in flight, its timer still armed, its API caller unanswered.
+//
+// Recovery (Open): every RUNNING execution is replayed from its calls; replay never reads the
+// clock or runs a task, it feeds the recorded values. Then tasks still in flight are dispatched
+// again (at least once; LambdaContext::idempotency_key is the same execution ARN + state +
+// attempt), and timers are re-armed from their recorded wall-clock deadlines.
+//
+// Threads: one engine thread owns every open execution; a pool of workers runs task handlers
+// (LocalFunctions), each with a cancellation flag set by StopExecution or a state timeout; timer
+// callbacks and the journal's writer thread only queue work for the engine thread.
+//
+// Thread-safe: every public method may be called from any thread; callbacks run on the
+// runtime's threads and must not block.
+#ifndef HPD_ENGINE_RUNTIME_H_
+#define HPD_ENGINE_RUNTIME_H_
+
+#include <boost/json/fwd.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "asl/definition.h"
+#include "asl/history.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "engine/local_functions.h"
+#include "store/journal.h"
+
+namespace hpd::engine {
+
+struct RuntimeOptions {
+  // Delays (Wait, retry intervals, task timeouts, local functions' run times) of d elapse as
+  // d * time_scale of real time; 0 makes them immediate. Timestamps are the clock's.
+  double time_scale = 1.0;
+  // Threads running task handlers.
+  size_t workers = 4;
+  // Named in the States.TaskFailed cause of a resource with no local implementation.
+  std::string runner_name = "hpdeploy";
+};
+
+// What recovery found and did (Open).
+struct RecoveryReport {
+  size_t executions = 0;  // open executions rebuilt
+  size_t calls = 0;       // calls replayed
+  size_t tasks_redispatched = 0;
+  size_t timers_rearmed = 0;
+};
+
+// A state machine revision, compiled; shared by every execution of it.
+struct CompiledMachine {
+  store::StateMachineRow row;  // as of the revision the execution runs
+  std::shared_ptr<const asl::StateMachine> machine;
+};
+
+struct StartRequest {
+  CompiledMachine machine;
+  std::string execution_arn;
+  std::string name;
+  std::string input;  // JSON text as submitted (validated by the caller)
+  std::string trace_header;
+};
+
+struct StartResult {
+  std::string execution_arn;
+  WallTime start{};
+};
+
+// An execution's end, for StartSyncExecution.
+struct ExecutionEnd {
+  std::string status;  // SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+  WallTime start{};
+  WallTime stop{};
+  std::optional<std::string> output;
+  std::optional<std::string> error;
+  std::optional<std::string> cause;
+};
+
+class Runtime {
+ public:
+  // Opens the runtime on `journal` and recovers every open execution before returning (then the
+  // runtime is ready). `journal`, `functions` and `clock` must outlive it. Compiling a stored
+  // definition that no longer parses fails recovery (kDataLoss).
+  [[nodiscard]] static StatusOr<std::unique_ptr<Runtime>> Open(store::Journal& journal,
+                                                               const LocalFunctions& functions,
+                                                               Clock& clock,
+                                                               RuntimeOptions options = {});
+  // Stops dispatching, waits for running handlers' results to be journaled, cancels timers.
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  const RecoveryReport& recovery() const;
+
+  // Starts an execution. `done` gets the ARN and start date once the start is durable. A
+  // running execution of the same machine and name: the same input answers as the original
+  // start did (idempotent), another input fails with ExecutionAlreadyExists; a closed one
+  // always does. `on_end` (optional) runs when the execution ends (StartSyncExecution).
+  void Start(StartRequest request, std::function<void(StatusOr<StartResult>)> done,
+             std::function<void(const ExecutionEnd&)> on_end = nullptr);
+
+  // StopExecution: aborts a running execution (ExecutionAborted with `error`/`cause`, empty ones
+  // left out), cancelling its tasks and timers; `done` gets the stop date once durable.
+  // kNotFound (ExecutionDoesNotExist) when no such execution is running here.
+  void Stop(const std::string& execution_arn, std::string error, std::string cause,
+            std::function<void(StatusOr<WallTime>)> done);
+
+  // Calls `done` with the execution's end: when it ends, if it is running here; at once (from
+  // the journal) if it has ended; kNotFound if the journal has no such execution.
+  void WhenEnded(const std::string& execution_arn,
+                 std::function<void(StatusOr<ExecutionEnd>)> done);
+
+  // The history of an execution as its committed calls produce it (open or closed).
+  // kNotFound when the journal has no such execution.
+  [[nodiscard]] StatusOr<std::vector<asl::HistoryEvent>> ReplayHistory(
+      const std::string& execution_arn) const;
+
+  // Compiles `definition` (validated before it was stored), caching it per revision.
+  [[nodiscard]] StatusOr<CompiledMachine> Compile(const store::StateMachineRow& row) const;
+
+  // Executions open in memory right now.
+  size_t open_executions() const;
+
+ private:
+  class Impl;
+  explicit Runtime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hpd::engine
+
+#endif  // HPD_ENGINE_RUNTIME_H_

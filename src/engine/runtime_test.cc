@@ -1,0 +1,313 @@
+#include "engine/runtime.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json/value.hpp>
+#include <future>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status_matchers.h"
+#include "store/journal.h"
+#include "support/scratch_dir.h"
+
+namespace hpd::engine {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kArnPrefix[] = "arn:aws:states:us-east-1:123456789012:";
+
+// Names of the history's event types, in order.
+std::vector<std::string> Types(const std::vector<asl::HistoryEvent>& history) {
+  std::vector<std::string> types;
+  for (const asl::HistoryEvent& event : history) {
+    types.emplace_back(asl::HistoryEventTypeName(event.type));
+  }
+  return types;
+}
+
+class RuntimeTest : public hpd::testing::ScratchDirTest {
+ protected:
+  void SetUp() override {
+    ScratchDirTest::SetUp();
+    ASSERT_TRUE(functions_
+                    .Register("Count",
+                              [this](const boost::json::value& event,
+                                     const LambdaContext& context) -> StatusOr<boost::json::value> {
+                                std::lock_guard lock(mu_);
+                                keys_.emplace_back(context.idempotency_key);
+                                return event;
+                              })
+                    .ok());
+    ASSERT_TRUE(functions_
+                    .Register("Block",
+                              [this](const boost::json::value& event,
+                                     const LambdaContext& context) -> StatusOr<boost::json::value> {
+                                {
+                                  std::lock_guard lock(mu_);
+                                  keys_.emplace_back(context.idempotency_key);
+                                }
+                                if (!block_) return event;
+                                blocked_.set_value();
+                                while (!context.IsCancelled()) std::this_thread::yield();
+                                return event;
+                              })
+                    .ok());
+    OpenJournal();
+  }
+
+  void TearDown() override {
+    runtime_.reset();
+    journal_.reset();
+    ScratchDirTest::TearDown();
+  }
+
+  void OpenJournal() {
+    auto journal = store::Journal::Open(dir_ / "journal.db");
+    ASSERT_TRUE(journal.ok()) << journal.status();
+    journal_ = std::move(*journal);
+  }
+
+  void OpenRuntime(double time_scale) {
+    RuntimeOptions options;
+    options.time_scale = time_scale;
+    options.workers = 2;
+    auto runtime = Runtime::Open(*journal_, functions_, clock_, options);
+    ASSERT_TRUE(runtime.ok()) << runtime.status();
+    runtime_ = std::move(*runtime);
+  }
+
+  // Stores a STANDARD machine named `name` with `definition`; returns it compiled.
+  CompiledMachine AddMachine(const std::string& name, const std::string& definition) {
+    store::StateMachineRow row;
+    row.arn = std::string(kArnPrefix) + "stateMachine:" + name;
+    row.name = name;
+    row.type = "STANDARD";
+    row.created = clock_.WallNow();
+    row.definition = definition;
+    row.role_arn = "arn:aws:iam::123456789012:role/r";
+    row.revision_id = "rev";
+    std::promise<Status> done;
+    journal_->Submit(
+        [&row](store::JournalWriter& writer) -> Status {
+          auto id = writer.InsertStateMachine(row);
+          if (!id.ok()) return id.status();
+          row.id = *id;
+          auto revision = writer.AddRevision(store::RevisionRow{
+              0, row.id, row.revision_id, row.definition, row.role_arn, row.created});
+          if (!revision.ok()) return revision.status();
+          row.revision = *revision;
+          return Status::Ok();
+        },
+        [&done](Status status) { done.set_value(status); });
+    EXPECT_TRUE(done.get_future().get().ok());
+    auto compiled = runtime_->Compile(row);
+    EXPECT_TRUE(compiled.ok()) << compiled.status();
+    return *compiled;
+  }
+
+  StartRequest Request(const CompiledMachine& machine, const std::string& name,
+                       const std::string& input = "{}") {
+    StartRequest request;
+    request.machine = machine;
+    request.execution_arn = std::string(kArnPrefix) + "execution:" + machine.row.name + ":" + name;
+    request.name = name;
+    request.input = input;
+    return request;
+  }
+
+  StatusOr<StartResult> Start(StartRequest request,
+                              std::function<void(const ExecutionEnd&)> on_end = nullptr) {
+    std::promise<StatusOr<StartResult>> done;
+    runtime_->Start(
+        std::move(request), [&done](StatusOr<StartResult> result) { done.set_value(result); },
+        std::move(on_end));
+    return done.get_future().get();
+  }
+
+  // Starts and waits for the end.
+  ExecutionEnd Run(StartRequest request) {
+    auto end = std::make_shared<std::promise<ExecutionEnd>>();
+    StatusOr<StartResult> started =
+        Start(std::move(request), [end](const ExecutionEnd& e) { end->set_value(e); });
+    EXPECT_TRUE(started.ok()) << started.status();
+    return end->get_future().get();
+  }
+
+  StatusOr<WallTime> Stop(const std::string& arn) {
+    std::promise<StatusOr<WallTime>> done;
+    runtime_->Stop(arn, "Halt", "by test", [&done](StatusOr<WallTime> at) { done.set_value(at); });
+    return done.get_future().get();
+  }
+
+  std::vector<std::string> Keys() {
+    std::lock_guard lock(mu_);
+    return keys_;
+  }
+
+  SystemClock clock_;
+  LocalFunctions functions_{LambdaEnvironment{}, clock_};
+  std::unique_ptr<store::Journal> journal_;
+  std::unique_ptr<Runtime> runtime_;
+  std::mutex mu_;
+  std::vector<std::string> keys_;  // guarded by mu_
+  std::promise<void> blocked_;
+  std::atomic<bool> block_{true};  // Block waits until cancelled; else returns at once
+};
+
+constexpr char kPassMachine[] = R"({"StartAt":"A","States":{
+  "A":{"Type":"Pass","Result":{"x":1},"ResultPath":"$.a","Next":"B"},
+  "B":{"Type":"Succeed"}}})";
+
+constexpr char kTaskMachine[] = R"({"StartAt":"T","States":{
+  "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Count","End":true}}})";
+
+constexpr char kWaitMachine[] = R"({"StartAt":"W","States":{
+  "W":{"Type":"Wait","Seconds":3600,"Next":"T"},
+  "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Count","End":true}}})";
+
+constexpr char kBlockMachine[] = R"({"StartAt":"T","States":{
+  "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Block","End":true}}})";
+
+TEST_F(RuntimeTest, RunsAnExecutionAndItsHistoryReplaysFromTheJournal) {
+  OpenRuntime(0);
+  CompiledMachine machine = AddMachine("m", kPassMachine);
+  ExecutionEnd end = Run(Request(machine, "e1", R"({"in":true})"));
+  EXPECT_EQ(end.status, "SUCCEEDED");
+  EXPECT_EQ(end.output, std::optional<std::string>(R"({"in":true,"a":{"x":1}})"));
+  auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_THAT(Types(*history),
+              ElementsAre("ExecutionStarted", "PassStateEntered", "PassStateExited",
+                          "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"));
+  std::optional<store::ExecutionRow> row;
+  ASSERT_TRUE(journal_
+                  ->Read([&](store::JournalReader& reader) -> Status {
+                    auto found = reader.GetExecution(std::string(kArnPrefix) + "execution:m:e1");
+                    if (!found.ok()) return found.status();
+                    row = *found;
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->status, "SUCCEEDED");
+  EXPECT_EQ(row->output, end.output);
+}
+
+TEST_F(RuntimeTest, RunsTasksOnWorkersWithAnIdempotencyKey) {
+  OpenRuntime(0);
+  CompiledMachine machine = AddMachine("m", kTaskMachine);
+  ExecutionEnd end = Run(Request(machine, "e1", R"({"n":7})"));
+  EXPECT_EQ(end.status, "SUCCEEDED");
+  EXPECT_EQ(end.output, std::optional<std::string>(R"({"n":7})"));
+  EXPECT_THAT(Keys(), ElementsAre(std::string(kArnPrefix) + "execution:m:e1/T/0"));
+  auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_THAT(Types(*history),
+              ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                          "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
+                          "ExecutionSucceeded"));
+}
+
+TEST_F(RuntimeTest, StartIsIdempotentForTheSameNameAndInputWhileRunning) {
+  OpenRuntime(1);
+  CompiledMachine machine = AddMachine("m", kWaitMachine);
+  auto first = Start(Request(machine, "e1", R"({"a":1})"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto again = Start(Request(machine, "e1", R"({"a":1})"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->execution_arn, first->execution_arn);
+  EXPECT_EQ(again->start, first->start);
+  EXPECT_THAT(Start(Request(machine, "e1", R"({"a":2})")).status(),
+              StatusIs(StatusCode::kAlreadyExists, HasSubstr("Execution Already Exists")));
+  ASSERT_TRUE(Stop(first->execution_arn).ok());
+  // Closed: the same name is taken for good, whatever the input.
+  auto closed = Start(Request(machine, "e1", R"({"a":1})"));
+  EXPECT_THAT(closed.status(), StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_EQ(closed.status().error_name(), "ExecutionAlreadyExists");
+}
+
+TEST_F(RuntimeTest, StopAbortsAWaitingExecution) {
+  OpenRuntime(1);
+  CompiledMachine machine = AddMachine("m", kWaitMachine);
+  auto ended = std::make_shared<std::promise<ExecutionEnd>>();
+  auto started =
+      Start(Request(machine, "e1"), [ended](const ExecutionEnd& e) { ended->set_value(e); });
+  ASSERT_TRUE(started.ok());
+  auto stopped = Stop(started->execution_arn);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  ExecutionEnd end = ended->get_future().get();
+  EXPECT_EQ(end.status, "ABORTED");
+  EXPECT_EQ(end.error, std::optional<std::string>("Halt"));
+  EXPECT_EQ(end.stop, *stopped);
+  auto history = runtime_->ReplayHistory(started->execution_arn);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(Types(*history).back(), "ExecutionAborted");
+  EXPECT_THAT(Stop(started->execution_arn).status(), StatusIs(StatusCode::kNotFound));
+  EXPECT_EQ(runtime_->open_executions(), 0u);
+}
+
+TEST_F(RuntimeTest, ARestartResumesParkedTimersAndInFlightTasks) {
+  OpenRuntime(1);
+  CompiledMachine waiting = AddMachine("w", kWaitMachine);
+  CompiledMachine blocking = AddMachine("b", kBlockMachine);
+  ASSERT_TRUE(Start(Request(waiting, "parked", R"({"p":1})")).ok());
+  ASSERT_TRUE(Start(Request(blocking, "inflight", R"({"q":2})")).ok());
+  blocked_.get_future().wait();  // the task runs
+  EXPECT_EQ(runtime_->open_executions(), 2u);
+  runtime_.reset();  // the handler is cancelled; its result is dropped, not journaled
+  journal_.reset();
+
+  // A new process: the Wait now elapses at once, and Block returns at once.
+  block_ = false;
+  OpenJournal();
+  OpenRuntime(0);
+  EXPECT_EQ(runtime_->recovery().executions, 2u);
+  EXPECT_EQ(runtime_->recovery().tasks_redispatched, 1u);
+  EXPECT_EQ(runtime_->recovery().timers_rearmed, 1u);
+  for (const std::string& arn : {std::string(kArnPrefix) + "execution:w:parked",
+                                 std::string(kArnPrefix) + "execution:b:inflight"}) {
+    std::promise<StatusOr<ExecutionEnd>> ended;
+    runtime_->WhenEnded(arn, [&ended](StatusOr<ExecutionEnd> end) { ended.set_value(end); });
+    StatusOr<ExecutionEnd> end = ended.get_future().get();
+    ASSERT_TRUE(end.ok()) << end.status();
+    EXPECT_EQ(end->status, "SUCCEEDED") << arn;
+  }
+  // The in-flight task ran again with the same key; the parked one ran once, after the Wait.
+  EXPECT_THAT(Keys(),
+              ::testing::UnorderedElementsAre(std::string(kArnPrefix) + "execution:b:inflight/T/0",
+                                              std::string(kArnPrefix) + "execution:b:inflight/T/0",
+                                              std::string(kArnPrefix) + "execution:w:parked/T/0"));
+  auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:w:parked");
+  ASSERT_TRUE(history.ok());
+  EXPECT_THAT(Types(*history),
+              ElementsAre("ExecutionStarted", "WaitStateEntered", "WaitStateExited",
+                          "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+                          "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"));
+}
+
+TEST_F(RuntimeTest, WhenEndedAnswersForClosedAndUnknownExecutions) {
+  OpenRuntime(0);
+  CompiledMachine machine = AddMachine("m", kPassMachine);
+  ExecutionEnd end = Run(Request(machine, "e1"));
+  std::promise<StatusOr<ExecutionEnd>> closed, unknown;
+  runtime_->WhenEnded(std::string(kArnPrefix) + "execution:m:e1",
+                      [&closed](StatusOr<ExecutionEnd> e) { closed.set_value(e); });
+  runtime_->WhenEnded(std::string(kArnPrefix) + "execution:m:nope",
+                      [&unknown](StatusOr<ExecutionEnd> e) { unknown.set_value(e); });
+  StatusOr<ExecutionEnd> found = closed.get_future().get();
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->status, "SUCCEEDED");
+  EXPECT_EQ(found->output, end.output);
+  EXPECT_EQ(found->stop, end.stop);
+  EXPECT_THAT(unknown.get_future().get().status(), StatusIs(StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace hpd::engine
