@@ -241,6 +241,12 @@ class Execution::Impl {
     top_->pending_next = &machine_->start_at;
     top_->pending_input = input;
     runnable_.push_back(top_.get());
+    if (machine_->timeout_seconds) {
+      // The state machine's TimeoutSeconds bounds the whole execution.
+      execution_timer_ = NextToken();
+      out.arm_timers.push_back(
+          TimerRequest{execution_timer_, now + std::chrono::seconds(*machine_->timeout_seconds)});
+    }
     Finish();
     return out;
   }
@@ -289,7 +295,16 @@ class Execution::Impl {
     out_ = &out;
     now_ = now;
     auto it = timer_frames_.find(token);
-    if (status_ == ExecutionStatus::kRunning && it != timer_frames_.end()) {
+    if (status_ == ExecutionStatus::kRunning && token != 0 && token == execution_timer_) {
+      // AWS: ExecutionTimedOut (previousEventId 0) carries States.Timeout; DescribeExecution
+      // then shows TIMED_OUT with neither error nor cause.
+      execution_timer_ = 0;
+      if (top_) CancelFrame(*top_);
+      Details details;
+      details.Add("error", kStatesTimeout);
+      Append(0, HistoryEventType::kExecutionTimedOut, std::move(details));
+      status_ = ExecutionStatus::kTimedOut;
+    } else if (status_ == ExecutionStatus::kRunning && it != timer_frames_.end()) {
       Frame& frame = *it->second;
       timer_frames_.erase(it);
       if (token != 0 && token == frame.wait_timer) {
@@ -433,6 +448,10 @@ class Execution::Impl {
   void Finish() {
     Drive();
     graveyard_.clear();
+    if (status_ != ExecutionStatus::kRunning && execution_timer_ != 0) {
+      out_->cancel_timers.push_back(execution_timer_);
+      execution_timer_ = 0;
+    }
     out_->finished = status_ != ExecutionStatus::kRunning;
     out_ = nullptr;
   }
@@ -1646,6 +1665,7 @@ class Execution::Impl {
   // Fanouts finished during the current call; their frames may still be on the call stack.
   std::vector<std::unique_ptr<Fanout>> graveyard_;
   uint64_t next_token_ = 1;
+  uint64_t execution_timer_ = 0;  // armed for the state machine's TimeoutSeconds
   WallTime now_{};
   Commands* out_ = nullptr;  // the commands of the call in progress
 };

@@ -429,5 +429,38 @@ TEST(InterpreterTest, OutputsSplicedFromTheInputTextAreExact) {
             R"J("e":{"Error":"Boom","Cause":"{\"errorMessage\": \"no\"}"}})J");
 }
 
+TEST(InterpreterTest, TheStateMachinesTimeoutEndsTheExecutionTimedOut) {
+  // AWS (floci-io/floci#2733, measured): TIMED_OUT exactly TimeoutSeconds after the start, one
+  // ExecutionTimedOut event with previousEventId 0 carrying States.Timeout, and no error or
+  // cause on the execution itself.
+  Driver driver(R"({"StartAt":"W","TimeoutSeconds":3,"States":{
+      "W":{"Type":"Wait","Seconds":25,"End":true}}})");
+  const WallTime start = driver.now();
+  Execution& execution = driver.Run("{}");
+  EXPECT_EQ(execution.status(), ExecutionStatus::kTimedOut);
+  EXPECT_THAT(driver.Types(), ElementsAre("ExecutionStarted", "WaitStateEntered",
+                                          "ExecutionTimedOut"));
+  const HistoryEvent& last = execution.history().back();
+  EXPECT_EQ(last.previous_event_id, 0);
+  EXPECT_EQ(last.timestamp, start + std::chrono::seconds(3));
+  EXPECT_EQ(last.details.ToJson(), R"({"error":"States.Timeout"})");
+  EXPECT_EQ(execution.error(), "");
+  EXPECT_EQ(execution.cause(), "");
+}
+
+TEST(InterpreterTest, AnExecutionThatEndsInTimeCancelsItsTimeout) {
+  auto parsed = ParseDefinition(std::string_view(R"({"StartAt":"P","TimeoutSeconds":3,"States":{
+      "P":{"Type":"Pass","End":true}}})"));
+  ASSERT_TRUE(parsed.ok());
+  ExecutionInfo info;
+  info.execution_arn = "arn:aws:states:us-east-1:123456789012:execution:SM:EX";
+  Execution execution(parsed.machine, info);
+  Commands commands = execution.Start(json::object{}, "{}", WallTime{});
+  ASSERT_EQ(commands.arm_timers.size(), 1u);
+  EXPECT_THAT(commands.cancel_timers, ElementsAre(commands.arm_timers[0].token));
+  EXPECT_TRUE(commands.finished);
+  EXPECT_EQ(execution.status(), ExecutionStatus::kSucceeded);
+}
+
 }  // namespace
 }  // namespace hpd::asl
