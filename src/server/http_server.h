@@ -1,0 +1,115 @@
+// A small HTTP/1.1 server (Boost.Beast underneath, kept out of this header) that hands each
+// request to one asynchronous handler.
+//
+// The handler receives the request and a responder. It may answer at once or later, from any
+// thread: the engine replies after a group commit on its own thread, so the server never waits
+// for a handler to return an answer. One request at a time is handled per connection (pipelined
+// requests wait in the connection's buffer), keep-alive is HTTP/1.1's default and HTTP/1.0's
+// opt-in, and the server itself answers what never reaches the handler:
+//   413 body larger than max_body_bytes, 431 header larger than max_header_bytes,
+//   400 malformed request; each with a small JSON body {"__type":...,"message":...}, after which
+//   the connection is closed.
+//
+// Threads: `threads` I/O threads run the sockets; a connection's work is serialised on a strand.
+// The handler runs on an I/O thread and must not block: hand slow work to another thread and
+// answer through the responder.
+//
+// Streamed responses (Server-Sent Events) fit without changing HttpResponder: a later
+// `HttpResponse::stream` member (a producer callback) tells the server to send the status line and
+// headers without Content-Length (chunked, or close-delimited for HTTP/1.0) and then to hand the
+// producer a thread-safe writer whose Write(chunk)/Close() calls are queued on the connection's
+// strand, exactly as a delayed reply is queued today. The responder is still called once; a plain
+// response simply leaves `stream` empty.
+#ifndef HPD_SERVER_HTTP_SERVER_H_
+#define HPD_SERVER_HTTP_SERVER_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hpd::server {
+
+struct HttpRequest {
+  std::string method;  // as sent, e.g. "POST"
+  std::string target;  // request target as sent, e.g. "/" or "/v1/jobs?limit=5"
+  std::string body;
+  std::string remote_address;  // peer IP address, e.g. "127.0.0.1"
+  // Header names lower-cased, values as sent, in the order received (repeats kept).
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // The first value of the header named `lower_name` (which must be lower-case), or "" if absent.
+  std::string_view Header(std::string_view lower_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  // Sent as given (Content-Type among them). Content-Length, Transfer-Encoding and Connection are
+  // the server's to set and are dropped here; so is any header whose name or value holds CR or LF.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+// Delivers the response to a request. Call it exactly once, from any thread, before or after the
+// handler returns. Copies share one state: the first call wins and later calls are ignored. A call
+// after the client went away, or after the server shut down, is harmless (the response is
+// dropped). If every copy is destroyed uncalled, the client receives a 500.
+using HttpResponder = std::function<void(HttpResponse)>;
+
+// Called on an I/O thread for each request, concurrently for different connections when the
+// server has several threads; one connection's requests are handled one after another.
+using HttpHandler = std::function<void(HttpRequest, HttpResponder)>;
+
+struct HttpServerOptions {
+  // An IP address literal ("127.0.0.1", "0.0.0.0", "::1") or "localhost" (127.0.0.1).
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;   // 0 = any free port; port() tells which
+  size_t threads = 1;  // I/O threads; 0 is taken as 1
+  size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 16 * 1024;  // request line and header fields
+  // A connection that sends nothing (between requests, or mid-request) or does not read its
+  // response for this long is closed. Not applied while a handler is working on a request.
+  std::chrono::seconds idle_timeout{60};
+};
+
+class HttpServer {
+ public:
+  // Binds and listens before returning, so the caller may announce readiness. Errors:
+  // kInvalidArgument for a host that is not an IP literal or "localhost"; kUnavailable
+  // ("address already in use: 127.0.0.1:8080") when the port is taken; kPermissionDenied for a
+  // privileged port; kUnavailable for other socket failures. `handler` must be non-null.
+  [[nodiscard]] static StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions options,
+                                                                   HttpHandler handler);
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+  // Shutdown(std::chrono::milliseconds(0)) unless already shut down.
+  ~HttpServer();
+
+  // The bound port (the one chosen when options.port was 0).
+  uint16_t port() const;
+  const std::string& host() const;
+
+  // Stops accepting (new connections are refused once this begins), closes idle connections,
+  // lets requests whose handlers are in progress finish for up to `drain` (their responders still
+  // deliver, then their connections close), then closes whatever is left and joins the I/O
+  // threads. Handlers are not called after it returns. Idempotent; thread-safe; must not be called
+  // from a handler.
+  void Shutdown(std::chrono::milliseconds drain);
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hpd::server
+
+#endif  // HPD_SERVER_HTTP_SERVER_H_
