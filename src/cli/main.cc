@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   int exit_code = hpd::cli::kExitOk;
   hpd::cli::RegisterValidateCommand(app, &exit_code);
   hpd::cli::RegisterRunCommand(app, &exit_code);
+  hpd::cli::RegisterServeCommand(app, &exit_code);
 
   try {
     app.parse(argc, argv);

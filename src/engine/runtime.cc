@@ -69,10 +69,9 @@ ExecutionEnd EndOf(const OpenExecution& e, WallTime stop) {
   end.start = e.row.start;
   end.stop = stop;
   end.output = e.execution->output();
-  if (!end.output) {
-    end.error = e.execution->error();
-    end.cause = e.execution->cause();
-  }
+  // DescribeExecution leaves out an empty error or cause (TIMED_OUT has neither).
+  if (!e.execution->error().empty()) end.error = e.execution->error();
+  if (!e.execution->cause().empty()) end.cause = e.execution->cause();
   return end;
 }
 

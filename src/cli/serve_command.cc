@@ -1,0 +1,256 @@
+// hpdeploy serve: the durable engine behind a Step Functions-compatible API (AWS JSON 1.0 over
+// HTTP/1.1), so that `aws stepfunctions --endpoint-url http://127.0.0.1:8080 ...` and boto3 can
+// drive it.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "common/rfc3339.h"
+#include "common/status.h"
+#include "engine/bench_functions.h"
+#include "engine/local_functions.h"
+#include "engine/runtime.h"
+#include "server/aws_json_endpoint.h"
+#include "server/http_server.h"
+#include "server/sigv4.h"
+#include "server/step_functions_api.h"
+#include "store/journal.h"
+
+namespace hpd::cli {
+namespace {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  std::string data_dir = "hpdeploy-data";
+  double time_scale = 1.0;
+  size_t workers = 4;
+  size_t http_threads = 2;
+  std::vector<std::string> access_keys;  // ID:SECRET
+  std::string region = "us-east-1";
+  std::string account_id = "123456789012";
+};
+
+// One structured log line (JSON) on stderr.
+void Log(std::string_view level, std::string_view message, std::string_view fields = "") {
+  std::string line = "{\"time\":\"" + FormatRfc3339Millis(SystemClock().WallNow()) +
+                     "\",\"level\":\"" + std::string(level) + "\",\"msg\":\"" +
+                     std::string(message) + "\"";
+  if (!fields.empty()) {
+    line += ",";
+    line += fields;
+  }
+  line += "}\n";
+  std::cerr << line << std::flush;
+}
+
+std::string Quoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+
+bool IsLoopback(std::string_view host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.substr(0, 4) == "127.";
+}
+
+// Loopback: any request signed with SigV4 is accepted (as local AWS emulators do); otherwise the
+// signature is verified against the configured keys.
+std::function<Status(const server::HttpRequest&)> Authenticator(
+    std::shared_ptr<const server::SigV4Verifier> verifier) {
+  return [verifier](const server::HttpRequest& request) -> Status {
+    const std::string_view authorization = request.Header("authorization");
+    if (authorization.empty()) {
+      Status status = UnauthenticatedError("Request is missing Authentication Token");
+      status.SetErrorName("MissingAuthenticationTokenException");
+      return status;
+    }
+    if (verifier == nullptr) return Status::Ok();
+    const std::string_view target = request.target;
+    const size_t question = target.find('?');
+    server::SignedRequest signed_request;
+    signed_request.method = request.method;
+    signed_request.path = target.substr(0, question);
+    signed_request.query =
+        question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+    signed_request.headers = request.headers;
+    signed_request.body = request.body;
+    return verifier->Verify(signed_request).status();
+  };
+}
+
+int Serve(const ServeOptions& options) {
+  const bool loopback = IsLoopback(options.host);
+  std::vector<server::SigV4Credentials> keys;
+  for (const std::string& key : options.access_keys) {
+    const size_t colon = key.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == key.size()) {
+      std::cerr << "hpdeploy serve: --access-key must be ACCESS_KEY_ID:SECRET\n";
+      return kExitUsage;
+    }
+    keys.push_back({key.substr(0, colon), key.substr(colon + 1), ""});
+  }
+  if (!loopback && keys.empty()) {
+    std::cerr << "hpdeploy serve: listening on " << options.host
+              << " (not loopback) requires --access-key ID:SECRET: requests are then verified "
+                 "with SigV4\n";
+    return kExitUsage;
+  }
+  if (!(options.time_scale >= 0)) {
+    std::cerr << "hpdeploy serve: --time-scale must be >= 0\n";
+    return kExitUsage;
+  }
+
+  std::error_code error;
+  std::filesystem::create_directories(options.data_dir, error);
+  if (error) {
+    std::cerr << "hpdeploy serve: cannot create the data dir " << options.data_dir << ": "
+              << error.message() << "\n";
+    return kExitUsage;
+  }
+  if (::access(options.data_dir.c_str(), W_OK) != 0) {
+    std::cerr << "hpdeploy serve: the data dir " << options.data_dir << " is not writable\n";
+    return kExitUsage;
+  }
+
+  // Signals are taken by sigwait below; every thread started from here on inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  SystemClock clock;
+  const auto journal_path = std::filesystem::path(options.data_dir) / "journal.db";
+  StatusOr<std::unique_ptr<store::Journal>> journal = store::Journal::Open(journal_path);
+  if (!journal.ok()) {
+    std::cerr << "hpdeploy serve: " << journal.status().message() << "\n";
+    return kExitUsage;
+  }
+  engine::LocalFunctions functions(
+      engine::LambdaEnvironment{"aws", options.region, options.account_id}, clock);
+  if (Status status = engine::RegisterBenchFunctions(functions); !status.ok()) {
+    std::cerr << "hpdeploy serve: " << status.message() << "\n";
+    return kExitFailure;
+  }
+  const auto recovery_start = std::chrono::steady_clock::now();
+  engine::RuntimeOptions runtime_options;
+  runtime_options.time_scale = options.time_scale;
+  runtime_options.workers = options.workers;
+  StatusOr<std::unique_ptr<engine::Runtime>> runtime =
+      engine::Runtime::Open(**journal, functions, clock, runtime_options);
+  if (!runtime.ok()) {
+    std::cerr << "hpdeploy serve: recovery failed: " << runtime.status() << "\n";
+    return kExitFailure;
+  }
+  const auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - recovery_start)
+                               .count();
+  const engine::RecoveryReport& recovered = (*runtime)->recovery();
+  Log("info", "recovered",
+      "\"executions\":" + std::to_string(recovered.executions) +
+          ",\"calls\":" + std::to_string(recovered.calls) +
+          ",\"tasks_redispatched\":" + std::to_string(recovered.tasks_redispatched) +
+          ",\"timers_rearmed\":" + std::to_string(recovered.timers_rearmed) +
+          ",\"ms\":" + std::to_string(recovery_ms));
+
+  server::StepFunctionsApi api(
+      **journal, **runtime, clock,
+      server::StepFunctionsApiOptions{"aws", options.region, options.account_id});
+  std::shared_ptr<const server::SigV4Verifier> verifier;
+  if (!keys.empty()) {
+    server::SigV4Options sigv4;
+    sigv4.region = options.region;
+    StatusOr<server::SigV4Verifier> created =
+        server::SigV4Verifier::Create(std::move(keys), sigv4, clock);
+    if (!created.ok()) {
+      std::cerr << "hpdeploy serve: " << created.status().message() << "\n";
+      return kExitUsage;
+    }
+    verifier = std::make_shared<const server::SigV4Verifier>(std::move(*created));
+  }
+  server::AwsJsonEndpointOptions endpoint;
+  endpoint.error_namespace = std::string(server::kStepFunctionsErrorNamespace);
+  endpoint.authenticate = Authenticator(verifier);
+  server::HttpHandler handler = server::MakeAwsJsonHandler(
+      std::move(endpoint),
+      [&api](std::string_view action, std::string body, server::AwsJsonReply reply) {
+        api.Call(action, std::move(body), std::move(reply));
+      });
+
+  server::HttpServerOptions http;
+  http.host = options.host;
+  http.port = options.port;
+  http.threads = options.http_threads;
+  StatusOr<std::unique_ptr<server::HttpServer>> server =
+      server::HttpServer::Start(http, std::move(handler));
+  if (!server.ok()) {
+    std::cerr << "hpdeploy serve: " << server.status().message() << "\n";
+    return kExitUsage;
+  }
+  const std::string url = "http://" + options.host + ":" + std::to_string((*server)->port());
+  Log("info", "ready",
+      "\"url\":" + Quoted(url) + ",\"data_dir\":" + Quoted(options.data_dir) +
+          ",\"auth\":" + (verifier ? "\"sigv4\"" : "\"any-signed (loopback)\""));
+  std::cout << "hpdeploy serve: listening on " << url << std::endl;
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  Log("info", "shutting down",
+      "\"signal\":" + Quoted(signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  (*server)->Shutdown(std::chrono::seconds(5));  // stop accepting; answer what is in progress
+  runtime->reset();                              // journals what is pending
+  (*journal)->Close();
+  Log("info", "stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app, int* exit_code) {
+  auto options = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Run the durable engine behind a Step Functions-compatible API (AWS JSON 1.0), for the "
+      "AWS CLI, boto3 and the AWS SDKs. Executions survive restarts: they resume where the "
+      "journal left them.");
+  cmd->add_option("--host", options->host,
+                  "Address to listen on. On a loopback address any SigV4-signed request is "
+                  "accepted; elsewhere --access-key is required and signatures are verified")
+      ->capture_default_str();
+  cmd->add_option("--port", options->port, "TCP port (0: any free port)")->capture_default_str();
+  cmd->add_option("--data-dir", options->data_dir,
+                  "Directory of the SQLite journal (journal.db); created if missing")
+      ->capture_default_str();
+  cmd->add_option("--time-scale", options->time_scale,
+                  "Waits, retry intervals and timeouts of d take d * X of real time (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--workers", options->workers, "Threads running task handlers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--http-threads", options->http_threads, "HTTP I/O threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--access-key", options->access_keys,
+                  "ACCESS_KEY_ID:SECRET accepted for SigV4 (repeatable)");
+  cmd->add_option("--region", options->region, "Region in ARNs")->capture_default_str();
+  cmd->add_option("--account-id", options->account_id, "Account id in ARNs")->capture_default_str();
+  cmd->callback([options, exit_code] { *exit_code = Serve(*options); });
+}
+
+}  // namespace hpd::cli
