@@ -2,15 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/json.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cmath>
 #include <cstddef>
 #include <map>
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "asl/choice_eval.h"
 #include "asl/data_flow.h"
@@ -45,28 +44,44 @@ using Details = EventDetails;
 
 HistoryEventType EnteredType(StateType type) {
   switch (type) {
-    case StateType::kTask: return HistoryEventType::kTaskStateEntered;
-    case StateType::kPass: return HistoryEventType::kPassStateEntered;
-    case StateType::kChoice: return HistoryEventType::kChoiceStateEntered;
-    case StateType::kWait: return HistoryEventType::kWaitStateEntered;
-    case StateType::kSucceed: return HistoryEventType::kSucceedStateEntered;
-    case StateType::kFail: return HistoryEventType::kFailStateEntered;
-    case StateType::kParallel: return HistoryEventType::kParallelStateEntered;
-    case StateType::kMap: return HistoryEventType::kMapStateEntered;
+    case StateType::kTask:
+      return HistoryEventType::kTaskStateEntered;
+    case StateType::kPass:
+      return HistoryEventType::kPassStateEntered;
+    case StateType::kChoice:
+      return HistoryEventType::kChoiceStateEntered;
+    case StateType::kWait:
+      return HistoryEventType::kWaitStateEntered;
+    case StateType::kSucceed:
+      return HistoryEventType::kSucceedStateEntered;
+    case StateType::kFail:
+      return HistoryEventType::kFailStateEntered;
+    case StateType::kParallel:
+      return HistoryEventType::kParallelStateEntered;
+    case StateType::kMap:
+      return HistoryEventType::kMapStateEntered;
   }
   return HistoryEventType::kPassStateEntered;
 }
 
 HistoryEventType ExitedType(StateType type) {
   switch (type) {
-    case StateType::kTask: return HistoryEventType::kTaskStateExited;
-    case StateType::kPass: return HistoryEventType::kPassStateExited;
-    case StateType::kChoice: return HistoryEventType::kChoiceStateExited;
-    case StateType::kWait: return HistoryEventType::kWaitStateExited;
-    case StateType::kSucceed: return HistoryEventType::kSucceedStateExited;
-    case StateType::kParallel: return HistoryEventType::kParallelStateExited;
-    case StateType::kMap: return HistoryEventType::kMapStateExited;
-    case StateType::kFail: break;
+    case StateType::kTask:
+      return HistoryEventType::kTaskStateExited;
+    case StateType::kPass:
+      return HistoryEventType::kPassStateExited;
+    case StateType::kChoice:
+      return HistoryEventType::kChoiceStateExited;
+    case StateType::kWait:
+      return HistoryEventType::kWaitStateExited;
+    case StateType::kSucceed:
+      return HistoryEventType::kSucceedStateExited;
+    case StateType::kParallel:
+      return HistoryEventType::kParallelStateExited;
+    case StateType::kMap:
+      return HistoryEventType::kMapStateExited;
+    case StateType::kFail:
+      break;
   }
   return HistoryEventType::kPassStateExited;
 }
@@ -142,11 +157,16 @@ struct VariableScope {
 
 std::string_view ExecutionStatusName(ExecutionStatus status) {
   switch (status) {
-    case ExecutionStatus::kRunning: return "RUNNING";
-    case ExecutionStatus::kSucceeded: return "SUCCEEDED";
-    case ExecutionStatus::kFailed: return "FAILED";
-    case ExecutionStatus::kTimedOut: return "TIMED_OUT";
-    case ExecutionStatus::kAborted: return "ABORTED";
+    case ExecutionStatus::kRunning:
+      return "RUNNING";
+    case ExecutionStatus::kSucceeded:
+      return "SUCCEEDED";
+    case ExecutionStatus::kFailed:
+      return "FAILED";
+    case ExecutionStatus::kTimedOut:
+      return "TIMED_OUT";
+    case ExecutionStatus::kAborted:
+      return "ABORTED";
   }
   return "UNKNOWN";
 }
@@ -158,44 +178,44 @@ struct Frame;
 // The children of a Parallel or Map state in progress.
 struct Fanout {
   bool is_map = false;
-  bool distributed = false;  // children are child executions: their events are not recorded
-  std::vector<json::value> inputs;             // per branch / iteration; moved into the child
+  bool distributed = false;         // children are child executions: their events are not recorded
+  std::vector<json::value> inputs;  // per branch / iteration; moved into the child
   std::vector<std::optional<json::value>> results;
   std::vector<std::unique_ptr<Frame>> children;  // by index; null until started / after done
   size_t next_to_start = 0;
   size_t running = 0;
   size_t succeeded = 0;
   size_t failed = 0;
-  size_t max_concurrency = 0;                  // 0: unlimited
+  size_t max_concurrency = 0;  // 0: unlimited
   std::optional<double> tolerated_count;
   std::optional<double> tolerated_percentage;
-  int64_t started_event_id = 0;                // MapStateStarted / ParallelStateStarted
-  int64_t chain_for_next_iteration = 0;        // previousEventId of the next MapIterationStarted
-  std::vector<uint8_t> done;                   // per child: finished (either way)
+  int64_t started_event_id = 0;          // MapStateStarted / ParallelStateStarted
+  int64_t chain_for_next_iteration = 0;  // previousEventId of the next MapIterationStarted
+  std::vector<uint8_t> done;             // per child: finished (either way)
 };
 
 struct Frame {
   const StateMachine* scope = nullptr;
-  Frame* parent = nullptr;           // null for the execution itself
-  size_t index = 0;                  // branch or iteration index in the parent's Fanout
-  bool silent = false;               // a distributed Map's child execution
-  int64_t silent_events = 0;         // its own event counter
-  const State* state = nullptr;      // the state being run
-  json::value raw_input;             // the current state's input
-  std::string raw_input_text;        // its compact JSON text, kept only when OutputIsInput
+  Frame* parent = nullptr;       // null for the execution itself
+  size_t index = 0;              // branch or iteration index in the parent's Fanout
+  bool silent = false;           // a distributed Map's child execution
+  int64_t silent_events = 0;     // its own event counter
+  const State* state = nullptr;  // the state being run
+  json::value raw_input;         // the current state's input
+  std::string raw_input_text;    // its compact JSON text, kept only when OutputIsInput
   // The state input after InputPath: raw_input itself when the state has no InputPath (no copy),
   // else effective_storage.
   const json::value* effective = nullptr;
   json::value effective_storage;
-  int64_t entered_event_id = 0;      // id of the current state's Entered event
-  int64_t last_event_id = 0;         // previousEventId of this frame's next event
+  int64_t entered_event_id = 0;  // id of the current state's Entered event
+  int64_t last_event_id = 0;     // previousEventId of this frame's next event
   WallTime entered_time{};
   std::vector<int64_t> retrier_attempts;  // per Retrier of the current state
-  int64_t retry_count = 0;           // $$.State.RetryCount
+  int64_t retry_count = 0;                // $$.State.RetryCount
   std::shared_ptr<VariableScope> variables;
   // Task in flight.
   uint64_t task_token = 0;
-  int64_t scheduled_event_id = 0;    // its *Scheduled event
+  int64_t scheduled_event_id = 0;  // its *Scheduled event
   // The last attempt's input, handed back by the engine, for a retry of a state whose input
   // cannot change (State::parameters_repeatable).
   std::optional<json::value> retry_parameters;
@@ -209,13 +229,16 @@ struct Frame {
   const std::string* pending_next = nullptr;
   json::value pending_input;
   std::string pending_input_text;  // pending_input as compact JSON, when already serialised
-  std::unique_ptr<Fanout> fanout;    // while the current state is a Parallel or Map
+  std::unique_ptr<Fanout> fanout;  // while the current state is a Parallel or Map
 };
 
 class Execution::Impl {
  public:
   Impl(std::shared_ptr<const StateMachine> machine, ExecutionInfo info)
-      : machine_(std::move(machine)), info_(std::move(info)), random_(info_.random_seed) {}
+      : machine_(std::move(machine)),
+        info_(std::move(info)),
+        random_(info_.random_seed),
+        redrive_count_(info_.redrive_count) {}
 
   Commands Start(const json::value& input, std::string input_text, WallTime now) {
     Commands out;
@@ -339,11 +362,39 @@ class Execution::Impl {
       Details details;
       if (!error.empty()) details.Add("error", error);
       if (!cause.empty()) details.Add("cause", cause);
-      Append(0, HistoryEventType::kExecutionAborted,
-             std::move(details));
+      Append(0, HistoryEventType::kExecutionAborted, std::move(details));
       status_ = ExecutionStatus::kAborted;
       error_ = std::move(error);
       cause_ = std::move(cause);
+    }
+    Finish();
+    return out;
+  }
+
+  // RedriveExecution: see Execution::Redrive.
+  Commands Redrive(WallTime now) {
+    Commands out;
+    out_ = &out;
+    now_ = now;
+    if (status_ == ExecutionStatus::kFailed || status_ == ExecutionStatus::kAborted ||
+        status_ == ExecutionStatus::kTimedOut) {
+      const int64_t terminal = history_.empty() ? 0 : history_.back().id;
+      status_ = ExecutionStatus::kRunning;
+      error_.clear();
+      cause_.clear();
+      output_.reset();
+      ++redrive_count_;
+      context_ = json::value();  // $$.Execution.RedriveCount changed
+      Details details;
+      details.Add("redriveCount", redrive_count_);
+      const int64_t redriven =
+          Append(terminal, HistoryEventType::kExecutionRedriven, std::move(details));
+      ResumeTopFrame(redriven);
+      if (machine_->timeout_seconds) {
+        execution_timer_ = NextToken();
+        out.arm_timers.push_back(
+            TimerRequest{execution_timer_, now + std::chrono::seconds(*machine_->timeout_seconds)});
+      }
     }
     Finish();
     return out;
@@ -477,7 +528,7 @@ class Execution::Impl {
       execution["Name"] = info_.execution_name;
       execution["RoleArn"] = info_.role_arn;
       execution["StartTime"] = FormatRfc3339Millis(info_.start_time);
-      execution["RedriveCount"] = info_.redrive_count;
+      execution["RedriveCount"] = redrive_count_;
       json::object state_machine;
       state_machine["Id"] = info_.state_machine_arn;
       state_machine["Name"] = info_.state_machine_name;
@@ -528,6 +579,10 @@ class Execution::Impl {
   void EnterState(Frame& frame, const std::string& name, json::value input,
                   std::string input_text = {}) {
     const State* state = frame.scope->Transition(name);
+    if (frame.parent == nullptr && state != redrive_state_) {
+      redrive_results_.clear();
+      redrive_state_ = nullptr;
+    }
     frame.state = state;
     frame.raw_input = std::move(input);
     frame.entered_time = now_;
@@ -543,8 +598,8 @@ class Execution::Impl {
       details.Add("input", frame.raw_input_text);
     } else {
       frame.raw_input_text.clear();
-      details.Add("input", input_text.empty() ? Serialized(frame.raw_input)
-                                              : std::string_view(input_text));
+      details.Add("input",
+                  input_text.empty() ? Serialized(frame.raw_input) : std::string_view(input_text));
     }
     details.NotTruncated("inputDetails");
     details.Add("name", state->name);
@@ -558,14 +613,30 @@ class Execution::Impl {
       return;
     }
     switch (state->type) {
-      case StateType::kPass: RunPass(frame); break;
-      case StateType::kSucceed: RunSucceed(frame); break;
-      case StateType::kFail: RunFail(frame); break;
-      case StateType::kChoice: RunChoice(frame); break;
-      case StateType::kWait: RunWait(frame); break;
-      case StateType::kTask: RunTask(frame); break;
-      case StateType::kParallel: RunParallel(frame); break;
-      case StateType::kMap: RunMap(frame); break;
+      case StateType::kPass:
+        RunPass(frame);
+        break;
+      case StateType::kSucceed:
+        RunSucceed(frame);
+        break;
+      case StateType::kFail:
+        RunFail(frame);
+        break;
+      case StateType::kChoice:
+        RunChoice(frame);
+        break;
+      case StateType::kWait:
+        RunWait(frame);
+        break;
+      case StateType::kTask:
+        RunTask(frame);
+        break;
+      case StateType::kParallel:
+        RunParallel(frame);
+        break;
+      case StateType::kMap:
+        RunMap(frame);
+        break;
     }
   }
 
@@ -592,8 +663,8 @@ class Execution::Impl {
   static bool OutputIsInput(const State& state) {
     return (state.type == StateType::kSucceed || state.type == StateType::kChoice ||
             state.type == StateType::kWait) &&
-           state.input_path == nullptr && !state.input_path_null &&
-           state.output_path == nullptr && !state.output_path_null;
+           state.input_path == nullptr && !state.input_path_null && state.output_path == nullptr &&
+           !state.output_path_null;
   }
 
   // The member a ResultPath of the form "$.name" adds at the top level, or null for any other
@@ -683,8 +754,8 @@ class Execution::Impl {
                                     ? SpliceableMember(frame, state.result_path)
                                     : nullptr;
     if (member != nullptr && !select) {
-      output_text = SplicedOutput(frame, *member,
-                                  result_text.empty() ? Serialized(result) : result_text);
+      output_text =
+          SplicedOutput(frame, *member, result_text.empty() ? Serialized(result) : result_text);
     }
     if (select) {
       EvaluationScope scope = ScopeFor(frame, &result, context);
@@ -726,8 +797,8 @@ class Execution::Impl {
 
   // `next` must be owned by the definition: the transition is taken later, by Drive().
   // `output_text` is `output` as compact JSON when the caller has it already, else empty.
-  void ExitState(Frame& frame, json::value output, json::object bindings,
-                 const std::string& next, std::string output_text = {}) {
+  void ExitState(Frame& frame, json::value output, json::object bindings, const std::string& next,
+                 std::string output_text = {}) {
     const State& state = *frame.state;
     if (output_text.empty()) output_text = SerializeJson(output);
     if (output_text.size() > kMaxPayloadBytes) {
@@ -863,9 +934,8 @@ class Execution::Impl {
       return;
     }
     json::object bindings;
-    for (const ValueTemplate* assign :
-         {rule && rule->assign ? &*rule->assign : nullptr,
-          state.assign ? &*state.assign : nullptr}) {
+    for (const ValueTemplate* assign : {rule && rule->assign ? &*rule->assign : nullptr,
+                                        state.assign ? &*state.assign : nullptr}) {
       if (assign == nullptr) continue;
       auto assigned = EvaluateAssign(*assign, scope);
       if (!assigned.ok()) {
@@ -895,8 +965,8 @@ class Execution::Impl {
     };
     // How AWS quotes a value in these causes: "$.path == value", strings unquoted.
     auto quote = [](const JsonPath& path, const json::value& v) {
-      return path.text() + " == " +
-             (v.is_string() ? std::string(v.get_string()) : SerializeJson(v));
+      return path.text() +
+             " == " + (v.is_string() ? std::string(v.get_string()) : SerializeJson(v));
     };
     WallTime deadline = now_;
     if (state.seconds.literal) {
@@ -936,15 +1006,19 @@ class Execution::Impl {
         }
         text = v->is_string() ? std::string(v->get_string()) : SerializeJson(*v);
         if (!ParseRfc3339(text).ok()) {
-          fail("The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
-               "date-time format string: " + quote(*state.timestamp.path, *v));
+          fail(
+              "The TimestampPath parameter does not reference a valid ISO-8601 extended offset "
+              "date-time format string: " +
+              quote(*state.timestamp.path, *v));
           return;
         }
       }
       auto t = ParseRfc3339(text);
       if (!t.ok()) {
-        fail("The Timestamp parameter is not a valid ISO-8601 extended offset date-time format "
-             "string: " + text);
+        fail(
+            "The Timestamp parameter is not a valid ISO-8601 extended offset date-time format "
+            "string: " +
+            text);
         return;
       }
       if (*t - now_ > std::chrono::seconds(kMaxWaitSeconds)) {
@@ -982,9 +1056,15 @@ class Execution::Impl {
   // Runs the current state again after a Retrier's delay (no new Entered event).
   void RetryState(Frame& frame) {
     switch (frame.state->type) {
-      case StateType::kParallel: RunParallel(frame); break;
-      case StateType::kMap: RunMap(frame); break;
-      default: ScheduleTask(frame); break;
+      case StateType::kParallel:
+        RunParallel(frame);
+        break;
+      case StateType::kMap:
+        RunMap(frame);
+        break;
+      default:
+        ScheduleTask(frame);
+        break;
     }
   }
 
@@ -1035,11 +1115,11 @@ class Execution::Impl {
           return false;
         }
         if (!v->is_int64() || v->get_int64() <= 0) {
-          FailState(frame, std::string(kStatesRuntime),
-                    StateErrorCause(state.name, frame.entered_event_id,
-                                    "The value of the field '" + std::string(field) +
-                                        "' must be a positive integer, got " +
-                                        SerializeJson(*v) + "."));
+          FailState(
+              frame, std::string(kStatesRuntime),
+              StateErrorCause(state.name, frame.entered_event_id,
+                              "The value of the field '" + std::string(field) +
+                                  "' must be a positive integer, got " + SerializeJson(*v) + "."));
           return false;
         }
         *out = v->get_int64();
@@ -1083,8 +1163,7 @@ class Execution::Impl {
       if (timeout) details.Add("timeoutInSeconds", *timeout);
       if (heartbeat) details.Add("heartbeatInSeconds", *heartbeat);
       task.parameters = std::move(parameters);
-      frame.scheduled_event_id =
-          Emit(frame, HistoryEventType::kTaskScheduled, std::move(details));
+      frame.scheduled_event_id = Emit(frame, HistoryEventType::kTaskScheduled, std::move(details));
     }
     frame.task_token = task.token;
     task_frames_[task.token] = &frame;
@@ -1200,8 +1279,8 @@ class Execution::Impl {
         output_text = SplicedOutput(frame, *member, Serialized(error_output));
       }
       // The state is over: its raw input is consumed (and left as it was on failure).
-      auto output = ApplyResultPath(std::move(frame.raw_input), std::move(error_output),
-                                    catcher.result_path);
+      auto output =
+          ApplyResultPath(std::move(frame.raw_input), std::move(error_output), catcher.result_path);
       if (!output.ok()) {
         FailFrame(frame, ErrorName(output.status()), Cause(frame, output.status()));
         return;
@@ -1274,11 +1353,10 @@ class Execution::Impl {
     const json::value& items_value = *items_source;
     if (!items_value.is_array()) {
       FailState(frame, std::string(kStatesRuntime),
-                StateErrorCause(state.name, frame.entered_event_id,
-                                "Invalid path '" +
-                                    (state.items_path ? state.items_path->text() : "$") +
-                                    "': The value at the path is not an array: " +
-                                    SerializeJson(items_value)));
+                StateErrorCause(
+                    state.name, frame.entered_event_id,
+                    "Invalid path '" + (state.items_path ? state.items_path->text() : "$") +
+                        "': The value at the path is not an array: " + SerializeJson(items_value)));
       return;
     }
     auto fan = std::make_unique<Fanout>();
@@ -1381,8 +1459,8 @@ class Execution::Impl {
       FailState(frame, std::string(kStatesRuntime),
                 StateErrorCause(frame.state->name, frame.entered_event_id,
                                 "The " + std::string(path_field) + " field refers to value " +
-                                    QuotedValue(*v) + " which is not a valid integer: " +
-                                    n.path->text()));
+                                    QuotedValue(*v) +
+                                    " which is not a valid integer: " + n.path->text()));
       return false;
     }
     if (v->get_int64() < 0) {
@@ -1418,9 +1496,22 @@ class Execution::Impl {
     fan->children.resize(n);
     fan->done.assign(n, 0);
     fan->chain_for_next_iteration = fan->started_event_id;
+    if (frame.parent == nullptr && redrive_state_ == frame.state && redrive_state_ != nullptr) {
+      // A redriven Parallel or Map: what succeeded before is not run again.
+      if (redrive_results_.size() == n) {
+        for (size_t i = 0; i < n; ++i) {
+          if (!redrive_results_[i]) continue;
+          fan->results[i] = std::move(redrive_results_[i]);
+          fan->done[i] = 1;
+          ++fan->succeeded;
+        }
+      }
+      redrive_results_.clear();
+      redrive_state_ = nullptr;
+    }
     if (frame.fanout) graveyard_.push_back(std::move(frame.fanout));
     frame.fanout = std::move(fan);
-    if (n == 0) {
+    if (n == 0 || frame.fanout->succeeded == n) {
       CompleteFanout(frame);
       return;
     }
@@ -1433,6 +1524,7 @@ class Execution::Impl {
     while (fan.next_to_start < fan.inputs.size() &&
            (fan.max_concurrency == 0 || fan.running < fan.max_concurrency)) {
       const size_t i = fan.next_to_start++;
+      if (fan.done[i]) continue;  // kept from before a redrive
       auto child = std::make_unique<Frame>();
       child->scope = fan.is_map ? state.item_processor.get() : state.branches[i].get();
       child->parent = &frame;
@@ -1445,10 +1537,10 @@ class Execution::Impl {
         Details details;
         details.Add("index", static_cast<int64_t>(i));
         details.Add("name", state.name);
-        child->last_event_id = frame.silent ? frame.last_event_id
-                                            : Append(fan.chain_for_next_iteration,
-                                                     HistoryEventType::kMapIterationStarted,
-                                                     std::move(details));
+        child->last_event_id =
+            frame.silent ? frame.last_event_id
+                         : Append(fan.chain_for_next_iteration,
+                                  HistoryEventType::kMapIterationStarted, std::move(details));
       } else if (!fan.is_map) {
         child->last_event_id = fan.started_event_id;
       }
@@ -1514,12 +1606,17 @@ class Execution::Impl {
       cause = "The specified tolerated failure threshold was exceeded";
     }
     const bool is_map = fan.is_map;
+    if (parent.parent == nullptr) {
+      // Kept for a redrive, which reruns only what did not succeed.
+      redrive_results_ = std::move(fan.results);
+      redrive_state_ = parent.state;
+    }
     graveyard_.push_back(std::move(parent.fanout));
     // A retried Parallel/Map starts again without a Failed event (recorded in
     // test_parallel_state_retry); otherwise MapStateFailed/ParallelStateFailed comes first.
     if (TryRetry(parent, error)) return;
-    Emit(parent, is_map ? HistoryEventType::kMapStateFailed : HistoryEventType::kParallelStateFailed,
-         {});
+    Emit(parent,
+         is_map ? HistoryEventType::kMapStateFailed : HistoryEventType::kParallelStateFailed, {});
     CatchOrFail(parent, std::move(error), std::move(cause));
   }
 
@@ -1543,11 +1640,22 @@ class Execution::Impl {
         HistoryEventType aborted;
         bool emit = true;
         switch (child->state->type) {
-          case StateType::kTask: aborted = HistoryEventType::kTaskStateAborted; break;
-          case StateType::kWait: aborted = HistoryEventType::kWaitStateAborted; break;
-          case StateType::kMap: aborted = HistoryEventType::kMapStateAborted; break;
-          case StateType::kParallel: aborted = HistoryEventType::kParallelStateAborted; break;
-          default: emit = false; aborted = HistoryEventType::kTaskStateAborted; break;
+          case StateType::kTask:
+            aborted = HistoryEventType::kTaskStateAborted;
+            break;
+          case StateType::kWait:
+            aborted = HistoryEventType::kWaitStateAborted;
+            break;
+          case StateType::kMap:
+            aborted = HistoryEventType::kMapStateAborted;
+            break;
+          case StateType::kParallel:
+            aborted = HistoryEventType::kParallelStateAborted;
+            break;
+          default:
+            emit = false;
+            aborted = HistoryEventType::kTaskStateAborted;
+            break;
         }
         if (emit) Emit(*child, aborted);
       }
@@ -1624,6 +1732,40 @@ class Execution::Impl {
     return frame;
   }
 
+  // A redrive resumes the top frame at the state it ended in, with that state's input as its
+  // Entered event recorded it. A Parallel or Map state keeps the results of the branches and
+  // iterations that succeeded and runs only the others (see redrive_results_).
+  void ResumeTopFrame(int64_t previous_event_id) {
+    Frame& top = *top_;
+    json::value input;
+    const std::string* next = &machine_->start_at;
+    if (top.state != nullptr && top.entered_event_id > 0 &&
+        static_cast<size_t>(top.entered_event_id) <= history_.size()) {
+      const HistoryEvent& entered = history_[static_cast<size_t>(top.entered_event_id) - 1];
+      if (std::optional<std::string_view> text = entered.details.Find("input")) {
+        if (auto parsed = ParseJson(*text); parsed.ok()) input = std::move(parsed).value();
+      }
+      next = &top.state->name;
+      if (top.fanout) {  // stopped or timed out while its branches ran
+        redrive_results_ = std::move(top.fanout->results);
+        for (size_t i = 0; i < redrive_results_.size(); ++i) {
+          if (i >= top.fanout->done.size() || !top.fanout->done[i]) redrive_results_[i].reset();
+        }
+        redrive_state_ = top.state;
+        graveyard_.push_back(std::move(top.fanout));
+      }
+    } else {
+      auto parsed = ParseJson(execution_input_text_);
+      input = parsed.ok() ? std::move(parsed).value() : execution_input_;
+    }
+    top.task_token = 0;
+    top.last_event_id = previous_event_id;
+    top.pending_next = next;
+    top.pending_input = std::move(input);
+    top.pending_input_text.clear();
+    runnable_.push_back(&top);
+  }
+
   // Stops everything `frame` and its descendants have in flight.
   void CancelFrame(Frame& frame) {
     if (frame.task_token != 0) {
@@ -1652,11 +1794,11 @@ class Execution::Impl {
   std::optional<std::string> output_;
   std::string error_;
   std::string cause_;
-  json::value execution_input_;     // only when Start had no input text
+  json::value execution_input_;  // only when Start had no input text
   std::string execution_input_text_;
   json::value context_;  // see ContextFor
   std::unique_ptr<Frame> top_;
-  Fifo<Frame*> runnable_;                              // frames with a transition to take
+  Fifo<Frame*> runnable_;  // frames with a transition to take
   // Open addressing: no allocation per task or timer once the tables have grown.
   std::string scratch_;  // see Serialized()
   // Open addressing: no allocation per task or timer once the tables have grown.
@@ -1666,6 +1808,11 @@ class Execution::Impl {
   std::vector<std::unique_ptr<Fanout>> graveyard_;
   uint64_t next_token_ = 1;
   uint64_t execution_timer_ = 0;  // armed for the state machine's TimeoutSeconds
+  int64_t redrive_count_ = 0;     // $$.Execution.RedriveCount
+  // The results of the top frame's last Parallel/Map (redrive_state_) when it ended the
+  // execution: per branch or iteration, its output if it succeeded. A redrive keeps those.
+  std::vector<std::optional<json::value>> redrive_results_;
+  const State* redrive_state_ = nullptr;
   WallTime now_{};
   Commands* out_ = nullptr;  // the commands of the call in progress
 };
@@ -1674,8 +1821,7 @@ Execution::Execution(std::shared_ptr<const StateMachine> machine, ExecutionInfo 
     : impl_(std::make_unique<Impl>(std::move(machine), std::move(info))) {}
 Execution::~Execution() = default;
 
-Commands Execution::Start(const boost::json::value& input, std::string input_text,
-                          WallTime now) {
+Commands Execution::Start(const boost::json::value& input, std::string input_text, WallTime now) {
   return impl_->Start(input, std::move(input_text), now);
 }
 Commands Execution::TaskStarted(uint64_t token, WallTime now) {
@@ -1690,6 +1836,8 @@ Commands Execution::TimerFired(uint64_t token, WallTime now) {
 Commands Execution::Stop(std::string error, std::string cause, WallTime now) {
   return impl_->Stop(std::move(error), std::move(cause), now);
 }
+
+Commands Execution::Redrive(WallTime now) { return impl_->Redrive(now); }
 ExecutionStatus Execution::status() const { return impl_->status(); }
 const std::vector<HistoryEvent>& Execution::history() const { return impl_->history(); }
 const std::optional<std::string>& Execution::output() const { return impl_->output(); }

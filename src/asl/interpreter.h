@@ -12,6 +12,8 @@
 #ifndef HPD_ASL_INTERPRETER_H_
 #define HPD_ASL_INTERPRETER_H_
 
+#include <boost/container/small_vector.hpp>
+#include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,9 +21,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/container/small_vector.hpp>
-#include <boost/json/value.hpp>
 
 #include "asl/definition.h"
 #include "asl/history.h"
@@ -64,12 +63,12 @@ enum class TaskKind {
 struct TaskInvocation {
   uint64_t token = 0;
   TaskKind kind = TaskKind::kLambdaFunction;
-  std::string_view resource;       // the Task's Resource, as written
-  std::string_view service;        // kService: "lambda", "ecs", ...
-  std::string_view action;         // kService: "invoke", "runTask.sync", ...
-  boost::json::value parameters;   // effective input (Parameters or Arguments applied)
+  std::string_view resource;      // the Task's Resource, as written
+  std::string_view service;       // kService: "lambda", "ecs", ...
+  std::string_view action;        // kService: "invoke", "runTask.sync", ...
+  boost::json::value parameters;  // effective input (Parameters or Arguments applied)
   std::string_view state_name;
-  int64_t attempt = 0;             // 0 for the first try, then 1, 2, ... per retry
+  int64_t attempt = 0;  // 0 for the first try, then 1, 2, ... per retry
   std::optional<int64_t> timeout_seconds;
   std::optional<int64_t> heartbeat_seconds;
 };
@@ -87,7 +86,7 @@ struct Commands {
   boost::container::small_vector<TimerRequest, 1> arm_timers;
   boost::container::small_vector<uint64_t, 2> cancel_tasks;  // results no longer wanted
   boost::container::small_vector<uint64_t, 2> cancel_timers;
-  bool finished = false;                // the execution reached a terminal status
+  bool finished = false;  // the execution reached a terminal status
 };
 
 // A task's answer. For a Lambda function `output` is the function's result (for
@@ -126,6 +125,13 @@ class Execution {
   Commands TimerFired(uint64_t token, WallTime now);
   // StopExecution: aborts everything in flight; ExecutionAborted with the given error/cause.
   Commands Stop(std::string error, std::string cause, WallTime now);
+  // RedriveExecution of a FAILED, ABORTED or TIMED_OUT execution (no effect otherwise): records
+  // ExecutionRedriven ({redriveCount}), and the execution runs again from the state it ended
+  // in, with the input that state was entered with and retry counts from zero. A Parallel or
+  // Map state that failed runs again only the branches and iterations that did not succeed;
+  // those that did keep their outputs. $$.Execution.RedriveCount counts the redrives. The
+  // state machine's TimeoutSeconds starts again.
+  Commands Redrive(WallTime now);
 
   ExecutionStatus status() const;
   const std::vector<HistoryEvent>& history() const;

@@ -1,13 +1,13 @@
 #include "asl/interpreter.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 #include <functional>
 #include <map>
 #include <set>
 #include <string>
-
-#include <boost/json.hpp>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "asl/parser.h"
 #include "common/json.h"
@@ -51,6 +51,23 @@ class Driver {
     auto input = ParseJson(input_text);
     EXPECT_TRUE(input.ok());
     Apply(execution_->Start(*input, std::string(input_text), now_));
+    return Drain();
+  }
+
+  // RedriveExecution, then runs to the end again.
+  Execution& Redrive() {
+    Apply(execution_->Redrive(now_));
+    return Drain();
+  }
+
+  // Stops the execution once the simulated clock reaches `at`.
+  void StopAt(WallTime at) {
+    At(at, [this] { Apply(execution_->Stop("Halt", "", now_)); });
+  }
+
+  void set_handler(TaskHandler handler) { handler_ = std::move(handler); }
+
+  Execution& Drain() {
     for (int steps = 0; !events_.empty() && steps < 1000000; ++steps) {
       auto it = events_.begin();
       now_ = std::max(now_, it->first.first);
@@ -70,7 +87,9 @@ class Driver {
   WallTime now() const { return now_; }
 
  private:
-  void At(WallTime t, std::function<void()> f) { events_.emplace(std::make_pair(t, seq_++), std::move(f)); }
+  void At(WallTime t, std::function<void()> f) {
+    events_.emplace(std::make_pair(t, seq_++), std::move(f));
+  }
 
   void Apply(const Commands& c) {
     for (uint64_t t : c.cancel_timers) cancelled_.insert(t);
@@ -85,9 +104,8 @@ class Driver {
       uint64_t token = task.token;
       Answer answer = handler_ ? handler_(task) : Answer{};
       Apply(execution_->TaskStarted(token, now_));
-      At(now_ + answer.duration, [this, token, answer] {
-        Apply(execution_->TaskCompleted(token, answer.outcome, now_));
-      });
+      At(now_ + answer.duration,
+         [this, token, answer] { Apply(execution_->TaskCompleted(token, answer.outcome, now_)); });
     }
   }
 
@@ -160,13 +178,13 @@ TEST(InterpreterTest, RetriesWithBackoffThenSucceeds) {
   EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
   EXPECT_EQ(calls, 3);
   EXPECT_EQ(d.now() - start, std::chrono::seconds(2 + 6));  // 2 s, then 2*3 s
-  EXPECT_THAT(d.Types(),
-              ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
-                          "LambdaFunctionStarted", "LambdaFunctionFailed",
-                          "LambdaFunctionScheduled", "LambdaFunctionStarted",
-                          "LambdaFunctionFailed", "LambdaFunctionScheduled",
-                          "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
-                          "ExecutionSucceeded"));
+  EXPECT_THAT(
+      d.Types(),
+      ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                  "LambdaFunctionStarted", "LambdaFunctionFailed", "LambdaFunctionScheduled",
+                  "LambdaFunctionStarted", "LambdaFunctionFailed", "LambdaFunctionScheduled",
+                  "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
+                  "ExecutionSucceeded"));
 }
 
 TEST(InterpreterTest, CatchRoutesTheErrorToTheHandlerState) {
@@ -199,9 +217,9 @@ TEST(InterpreterTest, TaskTimeoutFailsWithStatesTimeout) {
   Execution& e = d.Run("{}");
   EXPECT_EQ(e.status(), ExecutionStatus::kFailed);
   EXPECT_EQ(e.error(), "States.Timeout");
-  EXPECT_THAT(d.Types(), ElementsAre("ExecutionStarted", "TaskStateEntered",
-                                     "LambdaFunctionScheduled", "LambdaFunctionStarted",
-                                     "LambdaFunctionTimedOut", "ExecutionFailed"));
+  EXPECT_THAT(d.Types(),
+              ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                          "LambdaFunctionStarted", "LambdaFunctionTimedOut", "ExecutionFailed"));
 }
 
 TEST(InterpreterTest, WaitAndFailUseTheSimulatedClock) {
@@ -287,12 +305,11 @@ TEST(InterpreterFanoutTest, MapRunsIterationsWithItemSelectorAndRecordsAwsChain)
   Execution& e = d.Run(R"J({"xs":["a","b"]})J");
   EXPECT_EQ(e.status(), ExecutionStatus::kSucceeded);
   EXPECT_EQ(*e.output(), R"J([{"v":"a","i":0},{"v":"b","i":1}])J");
-  EXPECT_THAT(d.Types(),
-              ElementsAre("ExecutionStarted", "MapStateEntered", "MapStateStarted",
-                          "MapIterationStarted", "PassStateEntered", "PassStateExited",
-                          "MapIterationSucceeded", "MapIterationStarted", "PassStateEntered",
-                          "PassStateExited", "MapIterationSucceeded", "MapStateSucceeded",
-                          "MapStateExited", "ExecutionSucceeded"));
+  EXPECT_THAT(d.Types(), ElementsAre("ExecutionStarted", "MapStateEntered", "MapStateStarted",
+                                     "MapIterationStarted", "PassStateEntered", "PassStateExited",
+                                     "MapIterationSucceeded", "MapIterationStarted",
+                                     "PassStateEntered", "PassStateExited", "MapIterationSucceeded",
+                                     "MapStateSucceeded", "MapStateExited", "ExecutionSucceeded"));
   // previousEventId as AWS records it (conformance corpus, test_map_state_item_selector_parameters)
   std::vector<int64_t> previous;
   for (const auto& h : e.history()) previous.push_back(h.previous_event_id);
@@ -368,7 +385,8 @@ TEST(InterpreterTest, RetriesReusingHandedBackParametersRecordTheSameHistory) {
                                  R"J({"n.$": "$.n", "id.$": "States.UUID()"})J"}) {
     const std::string definition = std::string(R"J({"StartAt":"T","States":{"T":{
         "Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
-        "Parameters":)J") + parameters + R"J(,
+        "Parameters":)J") + parameters +
+                                   R"J(,
         "Retry":[{"ErrorEquals":["E"],"IntervalSeconds":1,"MaxAttempts":3}],"End":true}}})J";
     std::string histories[2];
     std::vector<std::string> inputs[2];
@@ -424,9 +442,8 @@ TEST(InterpreterTest, OutputsSplicedFromTheInputTextAreExact) {
     ASSERT_TRUE(parsed.ok()) << *output;
     EXPECT_EQ(SerializeJson(*parsed), *output);
   }
-  EXPECT_EQ(e.output(),
-            R"J({"a":1,"b":{"q":"say \"hi\"\n"},"t":{"v":[1,"é"]},)J"
-            R"J("e":{"Error":"Boom","Cause":"{\"errorMessage\": \"no\"}"}})J");
+  EXPECT_EQ(e.output(), R"J({"a":1,"b":{"q":"say \"hi\"\n"},"t":{"v":[1,"é"]},)J"
+                        R"J("e":{"Error":"Boom","Cause":"{\"errorMessage\": \"no\"}"}})J");
 }
 
 TEST(InterpreterTest, TheStateMachinesTimeoutEndsTheExecutionTimedOut) {
@@ -438,8 +455,8 @@ TEST(InterpreterTest, TheStateMachinesTimeoutEndsTheExecutionTimedOut) {
   const WallTime start = driver.now();
   Execution& execution = driver.Run("{}");
   EXPECT_EQ(execution.status(), ExecutionStatus::kTimedOut);
-  EXPECT_THAT(driver.Types(), ElementsAre("ExecutionStarted", "WaitStateEntered",
-                                          "ExecutionTimedOut"));
+  EXPECT_THAT(driver.Types(),
+              ElementsAre("ExecutionStarted", "WaitStateEntered", "ExecutionTimedOut"));
   const HistoryEvent& last = execution.history().back();
   EXPECT_EQ(last.previous_event_id, 0);
   EXPECT_EQ(last.timestamp, start + std::chrono::seconds(3));
@@ -460,6 +477,125 @@ TEST(InterpreterTest, AnExecutionThatEndsInTimeCancelsItsTimeout) {
   EXPECT_THAT(commands.cancel_timers, ElementsAre(commands.arm_timers[0].token));
   EXPECT_TRUE(commands.finished);
   EXPECT_EQ(execution.status(), ExecutionStatus::kSucceeded);
+}
+
+// Redrive: the execution continues at the state it ended in; what succeeded is not run again.
+TEST(InterpreterRedriveTest, AFailedTaskRunsAgainFromTheFailedState) {
+  std::map<std::string, int> calls;
+  bool fail = true;
+  Driver driver(R"({"StartAt":"First","States":{
+      "First":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","Next":"Second"},
+      "Second":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+        "Retry":[{"ErrorEquals":["Boom"],"MaxAttempts":1,"IntervalSeconds":1}],"End":true}}})",
+                [&](const TaskInvocation& task) {
+                  ++calls[std::string(task.state_name)];
+                  if (task.state_name == "Second" && fail) return Answer{Err("Boom", "no")};
+                  return Answer{Ok(task.parameters)};
+                });
+  Execution& execution = driver.Run(R"({"n":1})");
+  ASSERT_EQ(execution.status(), ExecutionStatus::kFailed);
+  EXPECT_EQ(calls["Second"], 2);  // one retry
+  const size_t failed_events = execution.history().size();
+  fail = false;
+  driver.Redrive();
+  EXPECT_EQ(execution.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(execution.output(), std::optional<std::string>(R"({"n":1})"));
+  EXPECT_EQ(calls["First"], 1);
+  EXPECT_EQ(calls["Second"], 3);
+  const auto& history = execution.history();
+  ASSERT_GT(history.size(), failed_events + 1);
+  const HistoryEvent& redriven = history[failed_events];
+  EXPECT_EQ(HistoryEventTypeName(redriven.type), "ExecutionRedriven");
+  EXPECT_EQ(redriven.details.ToJson(), R"({"redriveCount":1})");
+  EXPECT_EQ(redriven.previous_event_id, static_cast<int64_t>(failed_events));
+  const HistoryEvent& entered = history[failed_events + 1];
+  EXPECT_EQ(HistoryEventTypeName(entered.type), "TaskStateEntered");
+  EXPECT_EQ(entered.previous_event_id, redriven.id);
+  EXPECT_EQ(entered.details.Find("name"), std::optional<std::string_view>("Second"));
+  EXPECT_EQ(entered.details.Find("input"), std::optional<std::string_view>(R"({"n":1})"));
+  // A succeeded execution is not redriven.
+  const size_t done_events = history.size();
+  driver.Redrive();
+  EXPECT_EQ(execution.history().size(), done_events);
+}
+
+TEST(InterpreterRedriveTest, AParallelRerunsOnlyTheBranchesThatFailed) {
+  std::map<std::string, int> calls;
+  bool fail = true;
+  Driver driver(R"({"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+      {"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}},
+      {"StartAt":"B","States":{"B":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}}]}}})",
+                [&](const TaskInvocation& task) {
+                  const std::string name(task.state_name);
+                  ++calls[name];
+                  if (name == "B" && fail)
+                    return Answer{Err("Boom", "no"), std::chrono::seconds(2)};
+                  return Answer{Ok(json::value(name)), std::chrono::seconds(1)};
+                });
+  Execution& execution = driver.Run("{}");
+  ASSERT_EQ(execution.status(), ExecutionStatus::kFailed);
+  fail = false;
+  driver.Redrive();
+  EXPECT_EQ(execution.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(execution.output(), std::optional<std::string>(R"(["A","B"])"));
+  EXPECT_EQ(calls["A"], 1);
+  EXPECT_EQ(calls["B"], 2);
+}
+
+TEST(InterpreterRedriveTest, AMapRerunsOnlyTheIterationsThatFailed) {
+  std::map<int64_t, int> calls;
+  bool fail = true;
+  Driver driver(R"({"StartAt":"M","States":{"M":{"Type":"Map","End":true,
+      "ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task",
+        "Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","End":true}}}}}})",
+                [&](const TaskInvocation& task) {
+                  const int64_t item = task.parameters.as_int64();
+                  ++calls[item];
+                  if (item == 2 && fail) return Answer{Err("Boom", "no"), std::chrono::seconds(2)};
+                  return Answer{Ok(json::value(item * 10)), std::chrono::seconds(1)};
+                });
+  Execution& execution = driver.Run("[1,2,3]");
+  ASSERT_EQ(execution.status(), ExecutionStatus::kFailed);
+  fail = false;
+  driver.Redrive();
+  EXPECT_EQ(execution.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(execution.output(), std::optional<std::string>("[10,20,30]"));
+  EXPECT_EQ(calls[1], 1);
+  EXPECT_EQ(calls[2], 2);
+  EXPECT_EQ(calls[3], 1);
+}
+
+TEST(InterpreterRedriveTest, AnAbortedExecutionResumesItsWait) {
+  Driver driver(R"({"StartAt":"Before","States":{
+      "Before":{"Type":"Pass","Result":1,"ResultPath":"$.before","Next":"W"},
+      "W":{"Type":"Wait","Seconds":100,"Next":"After"},
+      "After":{"Type":"Pass","End":true}}})");
+  driver.StopAt(driver.now() + std::chrono::seconds(10));
+  Execution& execution = driver.Run("{}");
+  ASSERT_EQ(execution.status(), ExecutionStatus::kAborted);
+  driver.Redrive();
+  EXPECT_EQ(execution.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(execution.output(), std::optional<std::string>(R"({"before":1})"));
+  std::vector<std::string> types = driver.Types();
+  EXPECT_EQ(std::count(types.begin(), types.end(), "PassStateEntered"), 2);  // Before, After
+  EXPECT_EQ(std::count(types.begin(), types.end(), "WaitStateEntered"), 2);
+}
+
+TEST(InterpreterRedriveTest, TheContextCountsRedrives) {
+  bool fail = true;
+  Driver driver(R"({"StartAt":"T","States":{"T":{"Type":"Task",
+      "Resource":"arn:aws:lambda:us-east-1:123456789012:function:f",
+      "Parameters":{"count.$":"$$.Execution.RedriveCount"},"End":true}}})",
+                [&](const TaskInvocation& task) {
+                  if (fail) return Answer{Err("Boom", "no")};
+                  return Answer{Ok(task.parameters)};
+                });
+  driver.Run("{}");
+  driver.Redrive();  // fails again
+  fail = false;
+  Execution& execution = driver.Redrive();
+  EXPECT_EQ(execution.status(), ExecutionStatus::kSucceeded);
+  EXPECT_EQ(execution.output(), std::optional<std::string>(R"({"count":2})"));
 }
 
 }  // namespace
