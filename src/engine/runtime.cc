@@ -75,6 +75,15 @@ ExecutionEnd EndOf(const OpenExecution& e, WallTime stop) {
   return end;
 }
 
+// A redrive needs room for at least its ExecutionRedriven event and a state.
+constexpr size_t kMaxRedrivableEvents = 24999;
+
+Status NotRedrivable(std::string reason) {
+  Status status = FailedPreconditionError(std::move(reason));
+  status.SetErrorName("ExecutionNotRedrivable");
+  return status;
+}
+
 Status ExecutionAlreadyExists(const std::string& arn) {
   Status status = AlreadyExistsError("Execution Already Exists: '" + arn + "'");
   status.SetErrorName("ExecutionAlreadyExists");
@@ -183,7 +192,8 @@ class Runtime::Impl {
     info.role_arn = e.machine.row.role_arn;
     info.start_time = e.row.start;
     info.random_seed = e.row.seed;
-    info.redrive_count = e.row.redrive_count;
+    // Redrives are calls like the others: replaying them counts them again.
+    info.redrive_count = 0;
     info.express = e.row.type == "EXPRESS";
     return std::make_unique<asl::Execution>(e.machine.machine, std::move(info));
   }
@@ -286,7 +296,8 @@ class Runtime::Impl {
         commands = x.Stop(call.error, call.cause, call.now);
         break;
       case CallKind::kRedrive:
-        return UnimplementedError("redrive");
+        commands = x.Redrive(call.now);
+        break;
     }
     ++e.next_seq;
     if (live) turn->push_back(call);
@@ -531,6 +542,75 @@ class Runtime::Impl {
       if (!status.ok()) return done(status);
       done(now);
     });
+  }
+
+  void RedriveOnEngine(const std::string& arn, std::function<void(StatusOr<WallTime>)> done) {
+    if (Status broken = BrokenStatus(); !broken.ok()) return done(broken);
+    if (by_arn_.contains(arn))
+      return done(NotRedrivable("Execution is RUNNING and cannot be redriven"));
+    std::optional<store::ExecutionRow> row;
+    std::vector<CallRow> calls;
+    Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
+      StatusOr<std::optional<store::ExecutionRow>> found = reader.GetExecution(arn);
+      if (!found.ok()) return found.status();
+      if (!*found) return Status::Ok();
+      row = std::move(**found);
+      StatusOr<std::vector<CallRow>> found_calls = reader.Calls(row->id);
+      if (!found_calls.ok()) return found_calls.status();
+      calls = std::move(*found_calls);
+      return Status::Ok();
+    });
+    if (!status.ok()) return done(status);
+    if (!row) {
+      Status missing = NotFoundError("Execution Does Not Exist: '" + arn + "'");
+      missing.SetErrorName("ExecutionDoesNotExist");
+      return done(missing);
+    }
+    const WallTime now = Now();
+    if (std::optional<std::string> reason = NotRedrivableReason(*row, now)) {
+      return done(NotRedrivable(*reason));
+    }
+    StatusOr<std::unique_ptr<OpenExecution>> rebuilt = Rebuild(*row, calls);
+    if (!rebuilt.ok()) return done(rebuilt.status());
+    std::unique_ptr<OpenExecution> owned = std::move(*rebuilt);
+    OpenExecution& e = *owned;
+    if (e.execution->history().size() + 1 >= kMaxRedrivableEvents) {
+      return done(NotRedrivable("Execution has reached the maximum number of history events"));
+    }
+    e.ending = false;
+    e.row.status = "RUNNING";
+    e.row.stop.reset();
+    e.row.output.reset();
+    e.row.error.reset();
+    e.row.cause.reset();
+    e.row.redrive_count += 1;
+    e.row.redrive = now;
+    const int64_t id = e.row.id;
+    const int64_t redrive_count = e.row.redrive_count;
+    by_arn_.emplace(e.row.arn, id);
+    open_.emplace(id, std::move(owned));
+    open_count_.store(open_.size(), std::memory_order_relaxed);
+    std::vector<CallRow> turn;
+    Effects effects;
+    Status applied = Apply(e, CallRow{e.next_seq, CallKind::kRedrive, 0, now, true, "", "", ""},
+                           std::nullopt, &turn, &effects, /*live=*/true);
+    if (!applied.ok()) {
+      FailStart(id, applied);
+      return done(applied);
+    }
+    Commit(
+        e, std::move(turn), std::move(effects),
+        [this, id, now, done = std::move(done)](Status committed) {
+          if (!committed.ok()) {
+            FailStart(id, committed);
+            return done(committed);
+          }
+          if (auto it = open_.find(id); it != open_.end()) it->second->started = true;
+          done(now);
+        },
+        [id, redrive_count, now](store::JournalWriter& writer) {
+          return writer.ReopenExecution(id, redrive_count, now);
+        });
   }
 
   void TimerFired(int64_t id, uint64_t token) {
@@ -838,6 +918,32 @@ void Runtime::Stop(const std::string& execution_arn, std::string error, std::str
                cause = std::move(cause), done = std::move(done)]() mutable {
     impl->StopOnEngine(execution_arn, std::move(error), std::move(cause), std::move(done));
   });
+}
+
+void Runtime::Redrive(const std::string& execution_arn,
+                      std::function<void(StatusOr<WallTime>)> done) {
+  impl_->Post([impl = impl_.get(), execution_arn, done = std::move(done)]() mutable {
+    impl->RedriveOnEngine(execution_arn, std::move(done));
+  });
+}
+
+std::optional<std::string> NotRedrivableReason(const store::ExecutionRow& row, WallTime now) {
+  if (row.type == "EXPRESS") return "Execution is EXPRESS and cannot be redriven";
+  if (row.status != "FAILED" && row.status != "ABORTED" && row.status != "TIMED_OUT") {
+    return "Execution is " + row.status + " and cannot be redriven";
+  }
+  if (row.stop && now - *row.stop > kRedrivablePeriod) {
+    return "Execution ended more than 14 days ago and cannot be redriven";
+  }
+  if (row.redrive_count >= kMaxRedriveCount) {
+    return "Execution has been redriven the maximum number of times (" +
+           std::to_string(kMaxRedriveCount) + ")";
+  }
+  if (row.error == "States.Runtime" && row.cause &&
+      row.cause->find("maximum number of history events") != std::string::npos) {
+    return "Execution has reached the maximum number of history events";
+  }
+  return std::nullopt;
 }
 
 void Runtime::WhenEnded(const std::string& execution_arn,

@@ -88,6 +88,14 @@ struct ExecutionEnd {
   std::optional<std::string> cause;
 };
 
+// AWS's redrive limits (RedriveExecution): within 14 days of the end, at most 1,000 times.
+inline constexpr Duration kRedrivablePeriod = std::chrono::hours(24 * 14);
+inline constexpr int64_t kMaxRedriveCount = 1000;
+
+// Why an ended execution cannot be redriven (DescribeExecution's redriveStatusReason), or
+// nullopt when it can.
+std::optional<std::string> NotRedrivableReason(const store::ExecutionRow& row, WallTime now);
+
 class Runtime {
  public:
   // Opens the runtime on `journal` and recovers every open execution before returning (then the
@@ -116,6 +124,12 @@ class Runtime {
   // kNotFound (ExecutionDoesNotExist) when no such execution is running here.
   void Stop(const std::string& execution_arn, std::string error, std::string cause,
             std::function<void(StatusOr<WallTime>)> done);
+
+  // RedriveExecution: a FAILED, ABORTED or TIMED_OUT STANDARD execution runs again from where it
+  // ended (asl::Execution::Redrive), under the same ARN; `done` gets the redrive date once it is
+  // durable. ExecutionNotRedrivable (kFailedPrecondition) when NotRedrivableReason says so or
+  // the execution is running; ExecutionDoesNotExist (kNotFound) when the journal has none.
+  void Redrive(const std::string& execution_arn, std::function<void(StatusOr<WallTime>)> done);
 
   // Calls `done` with the execution's end: when it ends, if it is running here; at once (from
   // the journal) if it has ended; kNotFound if the journal has no such execution.

@@ -45,6 +45,17 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
                                 return event;
                               })
                     .ok());
+    ASSERT_TRUE(
+        functions_
+            .Register("FailOnce",
+                      [this](const boost::json::value& event,
+                             const LambdaContext&) -> StatusOr<boost::json::value> {
+                        if (fail_.exchange(false)) {
+                          return Status(StatusCode::kInternal, "not yet").SetErrorName("NotYet");
+                        }
+                        return event;
+                      })
+            .ok());
     ASSERT_TRUE(functions_
                     .Register("Block",
                               [this](const boost::json::value& event,
@@ -158,7 +169,9 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
   std::mutex mu_;
   std::vector<std::string> keys_;  // guarded by mu_
   std::promise<void> blocked_;
-  std::atomic<bool> block_{true};  // Block waits until cancelled; else returns at once
+  std::atomic<bool> block_{true};
+  std::atomic<bool> fail_{
+      true};  // FailOnce fails once  // Block waits until cancelled; else returns at once
 };
 
 constexpr char kPassMachine[] = R"({"StartAt":"A","States":{
@@ -307,6 +320,40 @@ TEST_F(RuntimeTest, WhenEndedAnswersForClosedAndUnknownExecutions) {
   EXPECT_EQ(found->output, end.output);
   EXPECT_EQ(found->stop, end.stop);
   EXPECT_THAT(unknown.get_future().get().status(), StatusIs(StatusCode::kNotFound));
+}
+
+TEST_F(RuntimeTest, RedriveRunsAFailedExecutionAgainAndReplaysTheSame) {
+  OpenRuntime(0);
+  CompiledMachine machine = AddMachine("m", R"({"StartAt":"T","States":{
+    "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:FailOnce",
+         "End":true}}})");
+  ExecutionEnd failed = Run(Request(machine, "e1", R"({"v":1})"));
+  ASSERT_EQ(failed.status, "FAILED");
+  EXPECT_EQ(failed.error, std::optional<std::string>("NotYet"));
+  const std::string arn = std::string(kArnPrefix) + "execution:m:e1";
+
+  auto ended = std::make_shared<std::promise<StatusOr<ExecutionEnd>>>();
+  std::promise<StatusOr<WallTime>> redriven;
+  runtime_->Redrive(arn, [&](StatusOr<WallTime> at) { redriven.set_value(at); });
+  ASSERT_TRUE(redriven.get_future().get().ok());
+  runtime_->WhenEnded(arn, [ended](StatusOr<ExecutionEnd> end) { ended->set_value(end); });
+  StatusOr<ExecutionEnd> end = ended->get_future().get();
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->status, "SUCCEEDED");
+  EXPECT_EQ(end->output, std::optional<std::string>(R"({"v":1})"));
+
+  auto history = runtime_->ReplayHistory(arn);
+  ASSERT_TRUE(history.ok());
+  std::vector<std::string> types = Types(*history);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "ExecutionRedriven"), 1);
+  EXPECT_EQ(types.back(), "ExecutionSucceeded");
+
+  // Once it succeeded, it is not redriven again.
+  std::promise<StatusOr<WallTime>> again;
+  runtime_->Redrive(arn, [&](StatusOr<WallTime> at) { again.set_value(at); });
+  StatusOr<WallTime> refused = again.get_future().get();
+  EXPECT_THAT(refused.status(), StatusIs(StatusCode::kFailedPrecondition, HasSubstr("SUCCEEDED")));
+  EXPECT_EQ(refused.status().error_name(), "ExecutionNotRedrivable");
 }
 
 }  // namespace

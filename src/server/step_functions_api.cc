@@ -310,6 +310,7 @@ class StepFunctionsApi::Impl {
         {"StopExecution", &Impl::StopExecution},
         {"ListExecutions", &Impl::ListExecutions},
         {"GetExecutionHistory", &Impl::GetExecutionHistory},
+        {"RedriveExecution", &Impl::RedriveExecution},
     };
     for (const auto& [name, handler] : kActions) {
       if (name != action) continue;
@@ -729,14 +730,27 @@ class StepFunctionsApi::Impl {
     if (!row->trace_header.empty()) response["traceHeader"] = row->trace_header;
     response["redriveCount"] = row->redrive_count;
     if (row->redrive) response["redriveDate"] = EpochSeconds(*row->redrive);
-    if (row->status == "RUNNING") {
+    if (std::optional<std::string> reason = engine::NotRedrivableReason(*row, Now())) {
       response["redriveStatus"] = "NOT_REDRIVABLE";
-      response["redriveStatusReason"] = "Execution is RUNNING and cannot be redriven";
-    } else if (row->status == "SUCCEEDED") {
-      response["redriveStatus"] = "NOT_REDRIVABLE";
-      response["redriveStatusReason"] = "Execution is SUCCEEDED and cannot be redriven";
+      response["redriveStatusReason"] = *reason;
+    } else {
+      response["redriveStatus"] = "REDRIVABLE";
     }
     Answer(reply, response);
+  }
+
+  void RedriveExecution(const Request& request, Reply reply) {
+    StatusOr<std::optional<std::string>> arn = request.String("executionArn", 1, 2000, true);
+    if (!arn.ok()) return reply(arn.status());
+    // clientToken makes a retried request safe: a second redrive of a running execution is
+    // refused (ExecutionNotRedrivable) rather than run twice.
+    StatusOr<std::optional<std::string>> token = request.String("clientToken", 1, 64, false);
+    if (!token.ok()) return reply(token.status());
+    if (Status status = CheckExecutionArn(**arn); !status.ok()) return reply(status);
+    runtime_.Redrive(**arn, [reply = std::move(reply)](StatusOr<WallTime> redriven) {
+      if (!redriven.ok()) return reply(redriven.status());
+      Answer(reply, json::object{{"redriveDate", EpochSeconds(*redriven)}});
+    });
   }
 
   void StopExecution(const Request& request, Reply reply) {

@@ -5,14 +5,14 @@
 // Implemented actions: CreateStateMachine, DescribeStateMachine,
 // DescribeStateMachineForExecution, UpdateStateMachine, DeleteStateMachine, ListStateMachines,
 // ValidateStateMachineDefinition, StartExecution, StartSyncExecution, DescribeExecution,
-// StopExecution, ListExecutions, GetExecutionHistory. Any other action is answered as AWS
-// answers an unknown operation (UnknownOperation in aws_json_endpoint.h).
+// StopExecution, ListExecutions, GetExecutionHistory, RedriveExecution. Any other action is
+// answered as AWS answers an unknown operation (UnknownOperation in aws_json_endpoint.h).
 //
 // Errors are Statuses whose error_name() is the AWS error code (StateMachineDoesNotExist,
 // InvalidArn, InvalidName, InvalidDefinition, InvalidExecutionInput, ExecutionAlreadyExists,
 // ExecutionDoesNotExist, StateMachineAlreadyExists, InvalidToken, ValidationException,
-// StateMachineTypeNotSupported, SerializationException) and whose message is AWS's text; the
-// protocol layer turns them into `{"__type": ..., "message": ...}` answers.
+// StateMachineTypeNotSupported, SerializationException, ExecutionNotRedrivable) and whose message
+// is AWS's text; the protocol layer turns them into `{"__type": ..., "message": ...}` answers.
 //
 // Thread-safe. Replies run on the calling thread (reads, validation errors) or on the
 // runtime's threads (anything that waits for the journal).

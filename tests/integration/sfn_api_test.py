@@ -294,6 +294,86 @@ class ExecutionTest(ServerTest):
         self.assertEqual(code, "StateMachineTypeNotSupported")
 
 
+class RedriveTest(ServerTest):
+    time_scale = "0"
+
+    FLAKY = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:flaky"
+    PREPARE = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:prepare"
+
+    def scheduled(self, execution, resource):
+        events = []
+        for page in self.sfn.get_paginator("get_execution_history").paginate(
+                executionArn=execution):
+            events += page["events"]
+        return sum(1 for e in events if e["type"] == "LambdaFunctionScheduled"
+                   and e["lambdaFunctionScheduledEventDetails"]["resource"] == resource), events
+
+    def test_redrive_resumes_at_the_failed_state(self):
+        # flaky fails twice per event, then succeeds: two redrives finish the execution.
+        arn = self.create("redrive", json.dumps({
+            "StartAt": "Before", "States": {
+                "Before": {"Type": "Pass", "Next": "Flaky"},
+                "Flaky": {"Type": "Task", "Resource": self.FLAKY, "End": True}}}))
+        execution = self.sfn.start_execution(stateMachineArn=arn, input='{"n": 9001}')[
+            "executionArn"]
+        described = self.wait_for_end(execution)
+        self.assertEqual(described["status"], "FAILED")
+        self.assertEqual(described["error"], "FlakyError")
+        self.assertEqual(described["redriveStatus"], "REDRIVABLE")
+        for expected_count, expected_status in [(1, "FAILED"), (2, "SUCCEEDED")]:
+            redriven = self.sfn.redrive_execution(executionArn=execution)
+            self.assertIn("redriveDate", redriven)
+            described = self.wait_for_end(execution)
+            self.assertEqual(described["status"], expected_status)
+            self.assertEqual(described["redriveCount"], expected_count)
+            self.assertEqual(described["redriveDate"], redriven["redriveDate"])
+        self.assertEqual(json.loads(described["output"]), {"ok": True, "n": 9001, "attempt": 3})
+        self.assertEqual(described["redriveStatus"], "NOT_REDRIVABLE")
+        flaky_runs, events = self.scheduled(execution, self.FLAKY)
+        self.assertEqual(flaky_runs, 3)
+        types = [e["type"] for e in events]
+        self.assertEqual(types.count("ExecutionRedriven"), 2)
+        self.assertEqual(types.count("PassStateEntered"), 1)  # Before ran once
+        redriven_events = [e for e in events if e["type"] == "ExecutionRedriven"]
+        self.assertEqual([e["executionRedrivenEventDetails"]["redriveCount"]
+                          for e in redriven_events], [1, 2])
+        code, _ = error_code(lambda: self.sfn.redrive_execution(executionArn=execution))
+        self.assertEqual(code, "ExecutionNotRedrivable")
+
+    def test_redrive_reruns_only_the_failed_parallel_branch(self):
+        arn = self.create("redrive-parallel", json.dumps({
+            "StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+                {"StartAt": "Prepare", "States": {"Prepare": {
+                    "Type": "Task", "Resource": self.PREPARE, "End": True}}},
+                {"StartAt": "Flaky", "States": {"Flaky": {
+                    "Type": "Task", "Resource": self.FLAKY, "End": True}}}]}}}))
+        execution = self.sfn.start_execution(
+            stateMachineArn=arn, input='{"n": 9002, "cluster": "c", "region": "r", "nodes": 2}')[
+            "executionArn"]
+        self.assertEqual(self.wait_for_end(execution)["status"], "FAILED")
+        self.sfn.redrive_execution(executionArn=execution)
+        self.assertEqual(self.wait_for_end(execution)["status"], "FAILED")
+        self.sfn.redrive_execution(executionArn=execution)
+        described = self.wait_for_end(execution)
+        self.assertEqual(described["status"], "SUCCEEDED")
+        output = json.loads(described["output"])
+        self.assertEqual(output[0]["plan"], "plan-c-r")
+        self.assertEqual(output[1]["attempt"], 3)
+        prepare_runs, _ = self.scheduled(execution, self.PREPARE)
+        self.assertEqual(prepare_runs, 1)
+
+    def test_not_redrivable(self):
+        arn = self.create("redrive-no")
+        execution = self.sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        self.assertEqual(self.wait_for_end(execution)["status"], "SUCCEEDED")
+        code, message = error_code(lambda: self.sfn.redrive_execution(executionArn=execution))
+        self.assertEqual(code, "ExecutionNotRedrivable")
+        self.assertIn("SUCCEEDED", message)
+        code, _ = error_code(lambda: self.sfn.redrive_execution(
+            executionArn=PREFIX + "execution:redrive-no:missing"))
+        self.assertEqual(code, "ExecutionDoesNotExist")
+
+
 class ErrorTest(ServerTest):
     def test_documented_error_codes(self):
         arn = self.create("errors")
