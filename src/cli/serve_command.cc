@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -14,13 +13,17 @@
 #include <system_error>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/commands.h"
 #include "common/clock.h"
 #include "common/rfc3339.h"
 #include "common/status.h"
 #include "engine/bench_functions.h"
+#include "engine/corpus_functions.h"
 #include "engine/local_functions.h"
 #include "engine/runtime.h"
+#include "engine/witness_functions.h"
 #include "server/aws_json_endpoint.h"
 #include "server/http_server.h"
 #include "server/sigv4.h"
@@ -40,6 +43,8 @@ struct ServeOptions {
   std::vector<std::string> access_keys;  // ID:SECRET
   std::string region = "us-east-1";
   std::string account_id = "123456789012";
+  std::string corpus_functions;  // a conformance cases folder, or empty
+  std::string witness_log;       // register the witness functions, logging here
 };
 
 // One structured log line (JSON) on stderr.
@@ -148,6 +153,24 @@ int Serve(const ServeOptions& options) {
     std::cerr << "hpdeploy serve: " << status.message() << "\n";
     return kExitFailure;
   }
+  if (!options.corpus_functions.empty()) {
+    StatusOr<size_t> registered =
+        engine::RegisterCorpusFunctions(functions, options.corpus_functions);
+    if (!registered.ok()) {
+      std::cerr << "hpdeploy serve: " << registered.status() << "\n";
+      return kExitUsage;
+    }
+    Log("info", "corpus functions",
+        "\"cases_dir\":" + Quoted(options.corpus_functions) +
+            ",\"functions\":" + std::to_string(*registered));
+  }
+  if (!options.witness_log.empty()) {
+    if (Status status = engine::RegisterWitnessFunctions(functions, options.witness_log);
+        !status.ok()) {
+      std::cerr << "hpdeploy serve: " << status.message() << "\n";
+      return kExitUsage;
+    }
+  }
   const auto recovery_start = std::chrono::steady_clock::now();
   engine::RuntimeOptions runtime_options;
   runtime_options.time_scale = options.time_scale;
@@ -250,6 +273,18 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
                   "ACCESS_KEY_ID:SECRET accepted for SigV4 (repeatable)");
   cmd->add_option("--region", options->region, "Region in ARNs")->capture_default_str();
   cmd->add_option("--account-id", options->account_id, "Account id in ARNs")->capture_default_str();
+  cmd->add_option("--corpus-functions", options->corpus_functions,
+                  "Also serve the Lambda functions of the conformance cases under CASES_DIR, for "
+                  "`asl-conformance --endpoint`: each case's lambda_functions entry as "
+                  "PLACEHOLDER-BEHAVIOUR (e.g. <lambda_function_name>-identity), since the corpus "
+                  "binds one placeholder to different handlers in different cases. Refuses an "
+                  "unknown handler file or a name bound to two behaviours")
+      ->option_text("CASES_DIR");
+  cmd->add_option("--witness-log", options->witness_log,
+                  "Also serve the functions witness and witness_slow, which append one line per "
+                  "invocation (idempotency key, pid, event) to FILE: for crash tests that count "
+                  "how often each task ran")
+      ->option_text("FILE");
   cmd->callback([options, exit_code] { *exit_code = Serve(*options); });
 }
 

@@ -1,10 +1,14 @@
 #include "engine/corpus_functions.h"
 
+#include <algorithm>
 #include <array>
+#include <boost/json.hpp>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <utility>
 
-#include <boost/json.hpp>
+#include "common/json.h"
 
 namespace hpd::engine {
 namespace {
@@ -109,11 +113,11 @@ Status RegisterCorpusFunction(LocalFunctions& functions, std::string name,
   return functions.Register(std::move(name), HandlerFor(behaviour), OptionsFor(behaviour));
 }
 
-Status RegisterCaseFunctions(LocalFunctions& functions, const json::value& lambda_functions) {
-  if (lambda_functions.is_null()) return Status::Ok();
+StatusOr<std::vector<CaseFunction>> ParseCaseFunctions(const json::value& lambda_functions) {
+  std::vector<CaseFunction> out;
+  if (lambda_functions.is_null()) return out;
   const json::array* entries = lambda_functions.if_array();
   if (entries == nullptr) return InvalidArgumentError("\"lambda_functions\" is not an array");
-  std::map<std::string, CorpusBehaviour, std::less<>> wanted;
   for (const json::value& entry : *entries) {
     const json::object* fields = entry.if_object();
     const json::value* placeholder = fields ? fields->if_contains("placeholder") : nullptr;
@@ -123,17 +127,67 @@ Status RegisterCaseFunctions(LocalFunctions& functions, const json::value& lambd
       return InvalidArgumentError(
           "a \"lambda_functions\" entry needs string \"placeholder\" and \"handler_file\"");
     }
-    const std::string name(placeholder->get_string());
     const auto behaviour = CorpusBehaviourForHandlerFile(handler->get_string());
     if (!behaviour) {
       return InvalidArgumentError("no local behaviour for Lambda handler file \"" +
                                   std::string(handler->get_string()) + "\"");
     }
-    auto [it, inserted] = wanted.emplace(name, *behaviour);
-    if (!inserted && it->second != *behaviour) {
-      return InvalidArgumentError("Lambda placeholder \"" + name + "\" is bound to both " +
+    out.push_back(CaseFunction{std::string(placeholder->get_string()), *behaviour});
+  }
+  return out;
+}
+
+std::string CorpusServedName(const CaseFunction& function) {
+  return function.placeholder + "-" + std::string(CorpusBehaviourName(function.behaviour));
+}
+
+StatusOr<size_t> RegisterCorpusFunctions(LocalFunctions& functions,
+                                         const std::filesystem::path& cases_dir) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (!fs::is_directory(cases_dir, error)) {
+    return NotFoundError(cases_dir.string() + " is not a directory");
+  }
+  std::vector<fs::path> files;
+  for (auto it = fs::recursive_directory_iterator(cases_dir, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (it->is_regular_file() && it->path().extension() == ".json") files.push_back(it->path());
+  }
+  if (error) return UnknownError("listing " + cases_dir.string() + ": " + error.message());
+  std::sort(files.begin(), files.end());
+  std::map<std::string, CorpusBehaviour> served;  // the name fixes the behaviour
+  for (const fs::path& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return NotFoundError("cannot read " + file.string());
+    StatusOr<json::value> doc = ParseJson(text.str());
+    if (!doc.ok()) return doc.status().WithContext(file.string());
+    const json::object* fields = doc->if_object();
+    const json::value* list = fields ? fields->if_contains("lambda_functions") : nullptr;
+    if (list == nullptr) continue;
+    StatusOr<std::vector<CaseFunction>> parsed = ParseCaseFunctions(*list);
+    if (!parsed.ok()) return parsed.status().WithContext(file.string());
+    for (const CaseFunction& function : *parsed) {
+      served.emplace(CorpusServedName(function), function.behaviour);
+    }
+  }
+  for (const auto& [name, behaviour] : served) {
+    HPD_RETURN_IF_ERROR(RegisterCorpusFunction(functions, name, behaviour));
+  }
+  return served.size();
+}
+
+Status RegisterCaseFunctions(LocalFunctions& functions, const json::value& lambda_functions) {
+  HPD_ASSIGN_OR_RETURN(std::vector<CaseFunction> parsed, ParseCaseFunctions(lambda_functions));
+  std::map<std::string, CorpusBehaviour, std::less<>> wanted;
+  for (const CaseFunction& function : parsed) {
+    auto [it, inserted] = wanted.emplace(function.placeholder, function.behaviour);
+    if (!inserted && it->second != function.behaviour) {
+      return InvalidArgumentError("Lambda placeholder \"" + function.placeholder +
+                                  "\" is bound to both " +
                                   std::string(CorpusBehaviourName(it->second)) + " and " +
-                                  std::string(CorpusBehaviourName(*behaviour)));
+                                  std::string(CorpusBehaviourName(function.behaviour)));
     }
   }
   for (const auto& [name, behaviour] : wanted) {

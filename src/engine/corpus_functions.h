@@ -19,13 +19,14 @@
 #define HPD_ENGINE_CORPUS_FUNCTIONS_H_
 
 #include <array>
+#include <boost/json/fwd.hpp>
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/json/fwd.hpp>
+#include <vector>
 
 #include "common/status.h"
 #include "engine/local_functions.h"
@@ -68,6 +69,28 @@ std::optional<CorpusBehaviour> CorpusBehaviourForHandlerFile(std::string_view ha
 // LocalFunctions::Register does.
 [[nodiscard]] Status RegisterCorpusFunction(LocalFunctions& functions, std::string name,
                                             CorpusBehaviour behaviour);
+
+// One entry of a case's "lambda_functions": the function the case calls, by placeholder.
+struct CaseFunction {
+  std::string placeholder;
+  CorpusBehaviour behaviour = CorpusBehaviour::kIdentity;
+};
+
+// Reads a case's "lambda_functions" array (null: none). kInvalidArgument for a malformed entry
+// or a handler file with no local behaviour.
+[[nodiscard]] StatusOr<std::vector<CaseFunction>> ParseCaseFunctions(
+    const boost::json::value& lambda_functions);
+
+// The name a server hosting the whole corpus gives `function`: "<placeholder>-<behaviour>",
+// since the corpus binds one placeholder to different handlers in different cases. A client
+// writes it where the case's definition and input have the placeholder.
+std::string CorpusServedName(const CaseFunction& function);
+
+// Registers the functions of every case (*.json) under `cases_dir`, each under
+// CorpusServedName; returns how many. kNotFound for a missing folder; errors of
+// ParseCaseFunctions and Register name the case file.
+[[nodiscard]] StatusOr<size_t> RegisterCorpusFunctions(LocalFunctions& functions,
+                                                       const std::filesystem::path& cases_dir);
 
 // Registers every entry of a case's "lambda_functions" array under its "placeholder". A
 // placeholder listed twice with the same handler is registered once. kInvalidArgument for a

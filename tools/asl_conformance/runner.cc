@@ -88,8 +88,8 @@ Location HistoryLocation(const Location& in_list, const json::array& expected,
 }
 
 bool IsTerminalType(std::string_view type) {
-  return type == "ExecutionSucceeded" || type == "ExecutionFailed" ||
-         type == "ExecutionAborted" || type == "ExecutionTimedOut";
+  return type == "ExecutionSucceeded" || type == "ExecutionFailed" || type == "ExecutionAborted" ||
+         type == "ExecutionTimedOut";
 }
 
 // The role ARN as the case recorded it: normally the fixture's "snf_role_arn"; cases deployed
@@ -100,9 +100,8 @@ std::optional<std::string> RecordedRoleArn(const ConformanceCase& c) {
   if (events == nullptr || events->empty()) return std::nullopt;
   const json::object* first = (*events)[0].if_object();
   const json::value* details = first ? first->if_contains("details") : nullptr;
-  const json::value* role = details && details->is_object()
-                                ? details->get_object().if_contains("roleArn")
-                                : nullptr;
+  const json::value* role =
+      details && details->is_object() ? details->get_object().if_contains("roleArn") : nullptr;
   if (role == nullptr || !role->is_string() || role->get_string() == "snf_role_arn") {
     return std::nullopt;
   }
@@ -126,17 +125,18 @@ RunIdentity RunIdentity::Default() {
 }
 
 std::string RunIdentity::StateMachineArn() const {
-  return "arn:" + partition + ":states:" + region + ":" + account + ":stateMachine:" +
-         state_machine_name;
+  return "arn:" + partition + ":states:" + region + ":" + account +
+         ":stateMachine:" + state_machine_name;
 }
 
 std::string RunIdentity::ExecutionArn(bool express) const {
   if (express) {
-    return "arn:" + partition + ":states:" + region + ":" + account + ":express:" +
-           state_machine_name + ":" + execution_name + ":" + std::string(kExpressExecutionId);
+    return "arn:" + partition + ":states:" + region + ":" + account +
+           ":express:" + state_machine_name + ":" + execution_name + ":" +
+           std::string(kExpressExecutionId);
   }
-  return "arn:" + partition + ":states:" + region + ":" + account + ":execution:" +
-         state_machine_name + ":" + execution_name;
+  return "arn:" + partition + ":states:" + region + ":" + account +
+         ":execution:" + state_machine_name + ":" + execution_name;
 }
 
 StatusOr<ExecutionRun> RunExecution(std::shared_ptr<const asl::StateMachine> machine,
@@ -200,7 +200,18 @@ StatusOr<NormalizeOptions> NormalizeOptionsFor(const ConformanceCase& c,
   return options;
 }
 
-CaseResult RunCase(const ConformanceCase& c, const RunIdentity& default_identity) {
+StatusOr<ExecutionRun> InMemoryEngine::Run(const CaseExecution& execution, RunIdentity& identity) {
+  return RunExecution(execution.machine, execution.input, execution.express,
+                      execution.c->lambda_functions(), identity, execution.stop_when_idle);
+}
+
+CaseResult RunCase(const ConformanceCase& c, const RunIdentity& identity) {
+  InMemoryEngine engine;
+  return RunCase(c, identity, engine);
+}
+
+CaseResult RunCase(const ConformanceCase& c, const RunIdentity& default_identity,
+                   CaseEngine& engine) {
   RunIdentity identity = default_identity;
   const std::optional<std::string> recorded_role = RecordedRoleArn(c);
   if (recorded_role) {
@@ -223,17 +234,24 @@ CaseResult RunCase(const ConformanceCase& c, const RunIdentity& default_identity
     skip_paths.push_back(std::move(pattern).value());
   }
 
-  const asl::ParseResult parsed = asl::ParseDefinition(SerializeJson(c.definition()));
+  CaseExecution execution;
+  execution.c = &c;
+  execution.definition = SerializeJson(c.definition());
+  const asl::ParseResult parsed = asl::ParseDefinition(execution.definition);
   if (!parsed.ok()) {
     return Failed("definition rejected: " + asl::DiagnosticsToText(parsed.diagnostics));
   }
+  execution.machine = parsed.machine;
   auto input = RealInput(c);
   if (!input.ok()) return Failed("input: " + input.status().ToString());
+  execution.input = std::move(input).value();
+  execution.express = c.state_machine_type() == "EXPRESS";
+  execution.stop_when_idle = c.expected_status() == "ABORTED";
+  execution.unfinished = c.unfinished();
 
   StatusOr<ExecutionRun> run = InternalError("not run");
   try {
-    run = RunExecution(parsed.machine, *input, c.state_machine_type() == "EXPRESS",
-                       c.lambda_functions(), identity, c.expected_status() == "ABORTED");
+    run = engine.Run(execution, identity);
   } catch (const std::exception& e) {
     return Failed(std::string("exception while running: ") + e.what());
   }
@@ -252,8 +270,9 @@ CaseResult RunCase(const ConformanceCase& c, const RunIdentity& default_identity
   const std::string expected_status = c.expected_status();
   if (c.unfinished()) {
     if (run->finished) {
-      add({std::string("status")}, "expected the execution still running (" + expected_status +
-                                       "), got " + run->status, {std::string("status")});
+      add({std::string("status")},
+          "expected the execution still running (" + expected_status + "), got " + run->status,
+          {std::string("status")});
     }
   } else if (!run->finished) {
     add({std::string("status")}, "expected " + expected_status + ", but " + run->stop_reason,
@@ -265,6 +284,7 @@ CaseResult RunCase(const ConformanceCase& c, const RunIdentity& default_identity
 
   auto options = NormalizeOptionsFor(c, identity, run->map_run_arns);
   if (!options.ok()) return Failed("case: " + std::string(options.status().message()));
+  options->lambdas = run->lambda_names;
   if (recorded_role) options->role_arn.clear();
   auto normalized = NormalizeHistory(run->history, *options);
   if (!normalized.ok()) return Failed("normaliser: " + normalized.status().ToString());
