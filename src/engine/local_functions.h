@@ -51,9 +51,10 @@ struct LambdaContext {
   // Set when Step Functions no longer wants the result (task timeout, execution stopped).
   // Long-running handlers should poll it. May be null (never cancelled).
   const std::atomic<bool>* cancelled = nullptr;
-  // The same for every dispatch of one task attempt ("<execution ARN>/<state>/<attempt>"): a
-  // durable engine may run an attempt again after a crash, and a handler with outside effects
-  // can use the key to make them once. Empty when the engine gives none.
+  // The same for every dispatch of one task attempt ("<execution ARN>/<state>/<attempt>/<n>",
+  // n telling apart the iterations of a Map): a durable engine may run an attempt again after a
+  // crash, and a handler with outside effects can use the key to make them once. Empty when the
+  // engine gives none.
   std::string_view idempotency_key;
 
   bool IsCancelled() const { return cancelled != nullptr && cancelled->load(); }

@@ -686,8 +686,11 @@ class Runtime::Impl {
     auto job = std::make_shared<Job>();
     job->execution_id = e.row.id;
     job->token = token;
+    // The token tells apart the iterations of a Map, which share state and attempt; replay
+    // hands out the same tokens, so a dispatch after a restart has the same key.
     job->idempotency_key = e.row.arn + "/" + std::string(task.invocation.state_name) + "/" +
-                           std::to_string(task.invocation.attempt);
+                           std::to_string(task.invocation.attempt) + "/" +
+                           std::to_string(token);
     // The parameters travel with the job and come back with its outcome (a retry may reuse them).
     job->invocation = std::move(task.invocation);
     task.invocation.state_name = job->invocation.state_name;

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/value.hpp>
 #include <future>
@@ -219,7 +220,8 @@ TEST_F(RuntimeTest, RunsTasksOnWorkersWithAnIdempotencyKey) {
   ExecutionEnd end = Run(Request(machine, "e1", R"({"n":7})"));
   EXPECT_EQ(end.status, "SUCCEEDED");
   EXPECT_EQ(end.output, std::optional<std::string>(R"({"n":7})"));
-  EXPECT_THAT(Keys(), ElementsAre(std::string(kArnPrefix) + "execution:m:e1/T/0"));
+  ASSERT_EQ(Keys().size(), 1u);
+  EXPECT_THAT(Keys()[0], ::testing::StartsWith(std::string(kArnPrefix) + "execution:m:e1/T/0/"));
   auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
   ASSERT_TRUE(history.ok()) << history.status();
   EXPECT_THAT(Types(*history),
@@ -293,10 +295,13 @@ TEST_F(RuntimeTest, ARestartResumesParkedTimersAndInFlightTasks) {
     EXPECT_EQ(end->status, "SUCCEEDED") << arn;
   }
   // The in-flight task ran again with the same key; the parked one ran once, after the Wait.
-  EXPECT_THAT(Keys(),
-              ::testing::UnorderedElementsAre(std::string(kArnPrefix) + "execution:b:inflight/T/0",
-                                              std::string(kArnPrefix) + "execution:b:inflight/T/0",
-                                              std::string(kArnPrefix) + "execution:w:parked/T/0"));
+  std::vector<std::string> keys = Keys();
+  ASSERT_EQ(keys.size(), 3u);
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys[0], keys[1]);
+  EXPECT_THAT(keys[0],
+              ::testing::StartsWith(std::string(kArnPrefix) + "execution:b:inflight/T/0/"));
+  EXPECT_THAT(keys[2], ::testing::StartsWith(std::string(kArnPrefix) + "execution:w:parked/T/0/"));
   auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:w:parked");
   ASSERT_TRUE(history.ok());
   EXPECT_THAT(Types(*history),
