@@ -167,11 +167,6 @@ class Request {
   json::object object_;
 };
 
-#define HPD_ASSIGN(lhs, expr)                   \
-  auto lhs##_or = (expr);                       \
-  if (!lhs##_or.ok()) return lhs##_or.status(); \
-  auto lhs = std::move(*lhs##_or)
-
 // Step Functions' naming rule for state machines and executions: 1-80 characters, none of
 // whitespace, brackets < > { } [ ], wildcards ? *, the characters " # % \ ^ | ~ ` $ & , ; : /,
 // or control characters (U+0000-001F, U+007F-009F).
@@ -395,15 +390,16 @@ class StepFunctionsApi::Impl {
   }
 
   StatusOr<store::StateMachineRow> ReadCreate(const Request& request) {
-    HPD_ASSIGN(name, request.String("name", 1, 80, true));
-    HPD_ASSIGN(definition, request.String("definition", 1, asl::kMaxDefinitionBytes, true));
-    HPD_ASSIGN(role_arn, request.String("roleArn", 1, 256, true));
-    HPD_ASSIGN(type, request.Enum("type", {"STANDARD", "EXPRESS"}));
-    HPD_ASSIGN(logging, request.Object("loggingConfiguration"));
-    HPD_ASSIGN(tracing, request.Object("tracingConfiguration"));
-    if (Status status = CheckName(*name); !status.ok()) return status;
-    if (Status status = CheckRoleArn(*role_arn); !status.ok()) return status;
-    HPD_ASSIGN(machine, CheckDefinition(*definition));
+    HPD_ASSIGN_OR_RETURN(auto name, request.String("name", 1, 80, true));
+    HPD_ASSIGN_OR_RETURN(auto definition,
+                         request.String("definition", 1, asl::kMaxDefinitionBytes, true));
+    HPD_ASSIGN_OR_RETURN(auto role_arn, request.String("roleArn", 1, 256, true));
+    HPD_ASSIGN_OR_RETURN(auto type, request.Enum("type", {"STANDARD", "EXPRESS"}));
+    HPD_ASSIGN_OR_RETURN(auto logging, request.Object("loggingConfiguration"));
+    HPD_ASSIGN_OR_RETURN(auto tracing, request.Object("tracingConfiguration"));
+    HPD_RETURN_IF_ERROR(CheckName(*name));
+    HPD_RETURN_IF_ERROR(CheckRoleArn(*role_arn));
+    HPD_ASSIGN_OR_RETURN(auto machine, CheckDefinition(*definition));
     (void)machine;
     store::StateMachineRow row;
     row.arn = Prefix() + "stateMachine:" + *name;
@@ -628,22 +624,20 @@ class StepFunctionsApi::Impl {
 
   // What StartExecution and StartSyncExecution share.
   StatusOr<engine::StartRequest> ReadStart(const Request& request) {
-    HPD_ASSIGN(arn, request.String("stateMachineArn", 1, 256, true));
-    HPD_ASSIGN(name, request.String("name", 1, 80, false));
-    HPD_ASSIGN(input, request.String("input", 0, asl::kMaxPayloadBytes, false));
-    HPD_ASSIGN(trace_header, request.String("traceHeader", 0, 256, false));
-    if (Status status = CheckStateMachineArn(*arn); !status.ok()) return status;
-    if (name) {
-      if (Status status = CheckName(*name); !status.ok()) return status;
-    }
+    HPD_ASSIGN_OR_RETURN(auto arn, request.String("stateMachineArn", 1, 256, true));
+    HPD_ASSIGN_OR_RETURN(auto name, request.String("name", 1, 80, false));
+    HPD_ASSIGN_OR_RETURN(auto input, request.String("input", 0, asl::kMaxPayloadBytes, false));
+    HPD_ASSIGN_OR_RETURN(auto trace_header, request.String("traceHeader", 0, 256, false));
+    HPD_RETURN_IF_ERROR(CheckStateMachineArn(*arn));
+    if (name) HPD_RETURN_IF_ERROR(CheckName(*name));
     std::string input_text = input.value_or("{}");
     if (StatusOr<json::value> parsed = ParseJson(input_text); !parsed.ok()) {
       return Named(InvalidArgumentError("Invalid State Machine Execution Input: '" +
                                         std::string(parsed.status().message()) + "'"),
                    "InvalidExecutionInput");
     }
-    HPD_ASSIGN(row, FindMachine(*arn));
-    HPD_ASSIGN(compiled, runtime_.Compile(row));
+    HPD_ASSIGN_OR_RETURN(auto row, FindMachine(*arn));
+    HPD_ASSIGN_OR_RETURN(auto compiled, runtime_.Compile(row));
     engine::StartRequest start;
     const std::string execution_name = name.value_or(NewUuidV4(random_));
     start.execution_arn =
