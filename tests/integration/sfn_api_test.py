@@ -491,6 +491,74 @@ class AwsCliTest(ServerTest):
         self.assertIn("ExecutionDoesNotExist", err)
 
 
+class ServeCommandTest(unittest.TestCase):
+    """`hpdeploy serve`'s own errors: clear messages, exit 2, nothing left running."""
+
+    def run_serve(self, *args):
+        return subprocess.run([HPDEPLOY, "serve", *args], capture_output=True, text=True,
+                              timeout=30)
+
+    def test_a_busy_port_is_refused_clearly(self):
+        directory = tempfile.mkdtemp(prefix="hpd_serve_")
+        try:
+            server = Server(os.path.join(directory, "a"), "1").start()
+            port = server.url.rsplit(":", 1)[1]
+            done = self.run_serve("--port", port, "--data-dir", os.path.join(directory, "b"))
+            self.assertEqual(done.returncode, 2)
+            self.assertIn("address already in use", done.stderr)
+            self.assertIn(port, done.stderr)
+            self.assertEqual(server.stop(), 0)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def test_an_unusable_data_dir_is_refused_clearly(self):
+        with tempfile.NamedTemporaryFile() as file:
+            done = self.run_serve("--port", "0", "--data-dir", os.path.join(file.name, "sub"))
+            self.assertEqual(done.returncode, 2)
+            self.assertIn("cannot create the data dir", done.stderr)
+
+    def test_a_non_loopback_address_needs_keys(self):
+        directory = tempfile.mkdtemp(prefix="hpd_serve_")
+        try:
+            done = self.run_serve("--host", "0.0.0.0", "--port", "0", "--data-dir", directory)
+            self.assertEqual(done.returncode, 2)
+            self.assertIn("--access-key", done.stderr)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def test_sigv4_is_verified_when_keys_are_configured(self):
+        directory = tempfile.mkdtemp(prefix="hpd_serve_")
+        process = subprocess.Popen(
+            [HPDEPLOY, "serve", "--port", "0", "--data-dir", directory,
+             "--access-key", "AKIDTEST:secret-test"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
+            good = boto3.client("stepfunctions", endpoint_url=url, region_name=REGION,
+                                aws_access_key_id="AKIDTEST",
+                                aws_secret_access_key="secret-test")
+            self.assertEqual(good.list_state_machines()["stateMachines"], [])
+            bad = boto3.client("stepfunctions", endpoint_url=url, region_name=REGION,
+                               aws_access_key_id="AKIDTEST", aws_secret_access_key="wrong",
+                               config=botocore.config.Config(retries={"max_attempts": 1}))
+            code, _ = error_code(lambda: bad.list_state_machines())
+            self.assertEqual(code, "InvalidSignatureException")
+            unknown = boto3.client("stepfunctions", endpoint_url=url, region_name=REGION,
+                                   aws_access_key_id="NOBODY", aws_secret_access_key="x",
+                                   config=botocore.config.Config(retries={"max_attempts": 1}))
+            code, _ = error_code(lambda: unknown.list_state_machines())
+            self.assertEqual(code, "UnrecognizedClientException")
+            process.send_signal(signal.SIGTERM)
+            self.assertEqual(process.wait(timeout=30), 0)
+            self.assertNotIn("secret-test", process.stderr.read())  # no secret in the logs
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.stdout.close()
+            process.stderr.close()
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 class RestartTest(unittest.TestCase):
     def test_a_waiting_execution_survives_a_restart(self):
         directory = tempfile.mkdtemp(prefix="hpd_sfn_restart_")
