@@ -1,7 +1,13 @@
 #include "store/journal.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -39,6 +45,7 @@ CREATE TABLE executions (
   id INTEGER PRIMARY KEY,
   arn TEXT NOT NULL UNIQUE,
   state_machine_id INTEGER NOT NULL,
+  state_machine_arn TEXT NOT NULL,
   revision INTEGER NOT NULL,
   name TEXT NOT NULL,
   type TEXT NOT NULL,
@@ -120,9 +127,11 @@ StateMachineRow MachineFrom(const Statement& s) {
 }
 
 constexpr std::string_view kExecutionColumns =
-    "e.id, e.arn, e.state_machine_id, m.arn, e.revision, e.name, e.type, e.input, e.seed, "
+    "e.id, e.arn, e.state_machine_id, e.state_machine_arn, e.revision, e.name, e.type, e.input, "
+    "e.seed, "
     "e.start_ns, e.status, e.stop_ns, e.output, e.error, e.cause, e.redrive_count, e.redrive_ns, "
-    "e.trace_header FROM executions e JOIN state_machines m ON m.id = e.state_machine_id ";
+    // Not joined with state_machines: a deleted machine's executions live on.
+    "e.trace_header FROM executions e ";
 
 ExecutionRow ExecutionFrom(const Statement& s) {
   ExecutionRow row;
@@ -229,8 +238,8 @@ class Writer final : public JournalWriter {
     prepare("DELETE FROM state_machines WHERE id = ?1", &delete_machine_);
     prepare(
         "INSERT INTO executions (arn, state_machine_id, revision, name, type, input, seed, "
-        "start_ns, status, trace_header, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'RUNNING', "
-        "?9, ?10)",
+        "start_ns, status, trace_header, id, state_machine_arn) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+        "?7, ?8, 'RUNNING', ?9, ?10, ?11)",
         &insert_execution_);
     prepare(
         "INSERT INTO calls (execution_id, seq, kind, token, now_ns, succeeded, output, error, "
@@ -300,7 +309,12 @@ class Writer final : public JournalWriter {
         .Bind(7, static_cast<int64_t>(row.seed))
         .Bind(8, Nanos(row.start))
         .Bind(9, row.trace_header);
-    if (row.id != 0) insert_execution_.Bind(10, row.id);
+    if (row.id != 0) {
+      insert_execution_.Bind(10, row.id);
+    } else {
+      insert_execution_.BindNull(10);
+    }
+    insert_execution_.Bind(11, row.state_machine_arn);
     if (Status status = insert_execution_.Run(); !status.ok()) return status;
     return db_.LastInsertRowId();
   }
@@ -360,11 +374,16 @@ class Reader final : public JournalReader {
         &revision_);
     prepare(std::string("SELECT ") + std::string(kExecutionColumns) + "WHERE e.arn = ?1",
             &execution_);
+    // Two statements, so that a later page seeks the index instead of scanning to its place.
     prepare(std::string("SELECT ") + std::string(kExecutionColumns) +
-                "WHERE e.state_machine_id = ?1 AND (?2 IS NULL OR e.status = ?2) AND "
-                "(?3 IS NULL OR (e.start_ns, e.id) < (?3, ?4)) "
+                "WHERE e.state_machine_id = ?1 AND (?2 IS NULL OR e.status = ?2) "
                 "ORDER BY e.start_ns DESC, e.id DESC LIMIT ?5",
             &list_executions_);
+    prepare(std::string("SELECT ") + std::string(kExecutionColumns) +
+                "WHERE e.state_machine_id = ?1 AND (?2 IS NULL OR e.status = ?2) AND "
+                "(e.start_ns, e.id) < (?3, ?4) "
+                "ORDER BY e.start_ns DESC, e.id DESC LIMIT ?5",
+            &list_executions_after_);
     prepare("SELECT CAST(MAX(id) AS TEXT) FROM executions", &max_id_);
     prepare(std::string("SELECT ") + std::string(kExecutionColumns) +
                 "WHERE e.status = 'RUNNING' ORDER BY e.id",
@@ -384,7 +403,11 @@ class Reader final : public JournalReader {
   }
   StatusOr<std::vector<StateMachineRow>> ListStateMachines(
       std::optional<std::string_view> after_name, size_t limit) override {
-    if (after_name) list_machines_.Bind(1, *after_name);
+    if (after_name) {
+      list_machines_.Bind(1, *after_name);
+    } else {
+      list_machines_.BindNull(1);
+    }
     list_machines_.Bind(2, static_cast<int64_t>(limit));
     return AllRows<StateMachineRow>(list_machines_, MachineFrom);
   }
@@ -406,11 +429,16 @@ class Reader final : public JournalReader {
     return OneRow<ExecutionRow>(execution_, ExecutionFrom);
   }
   StatusOr<std::vector<ExecutionRow>> ListExecutions(const ExecutionQuery& query) override {
-    list_executions_.Bind(1, query.state_machine_id);
-    if (query.status) list_executions_.Bind(2, std::string_view(*query.status));
-    if (query.after) list_executions_.Bind(3, query.after->first).Bind(4, query.after->second);
-    list_executions_.Bind(5, static_cast<int64_t>(query.limit));
-    return AllRows<ExecutionRow>(list_executions_, ExecutionFrom);
+    Statement& s = query.after ? list_executions_after_ : list_executions_;
+    s.Bind(1, query.state_machine_id);
+    if (query.status) {
+      s.Bind(2, std::string_view(*query.status));
+    } else {
+      s.BindNull(2);
+    }
+    if (query.after) s.Bind(3, query.after->first).Bind(4, query.after->second);
+    s.Bind(5, static_cast<int64_t>(query.limit));
+    return AllRows<ExecutionRow>(s, ExecutionFrom);
   }
   StatusOr<int64_t> MaxExecutionId() override {
     StatusOr<std::optional<std::string>> max = OptionalScalar(max_id_);
@@ -439,7 +467,8 @@ class Reader final : public JournalReader {
  private:
   std::unique_ptr<Database> db_;
   Queries queries_;
-  Statement list_machines_, revision_, execution_, list_executions_, max_id_, open_, calls_;
+  Statement list_machines_, revision_, execution_, list_executions_, list_executions_after_,
+      max_id_, open_, calls_;
 };
 
 Status Migrate(Database& db) {
@@ -467,12 +496,37 @@ Status Migrate(Database& db) {
   return Status::Ok();
 }
 
+// Opens the journal's database for writing: WAL, durability, migrations.
+StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::filesystem::path& file,
+                                                 const JournalOptions& options) {
+  StatusOr<std::unique_ptr<Database>> db = Database::Open(file, Database::Mode::kReadWrite);
+  if (!db.ok()) return db.status();
+  Database& database = **db;
+  // journal_mode answers with a row; Execute ignores it.
+  if (Status status = database.Execute("PRAGMA journal_mode = WAL"); !status.ok()) {
+    if (status.code() == StatusCode::kDataLoss) {
+      return DataLossError(file.string() + " is not an hpdeploy journal (not a database)");
+    }
+    return status.WithContext("opening the journal " + file.string());
+  }
+  std::string pragmas = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;";
+  pragmas += options.fsync ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = OFF;";
+  HPD_RETURN_IF_ERROR(database.Execute(pragmas));
+  HPD_RETURN_IF_ERROR(Migrate(database));
+  return db;
+}
+
 }  // namespace
 
 class Journal::Impl {
  public:
-  Impl(std::filesystem::path file, JournalOptions options, std::unique_ptr<Database> db)
-      : file_(std::move(file)), options_(options), db_(std::move(db)), writer_(*db_) {}
+  Impl(std::filesystem::path file, JournalOptions options, std::unique_ptr<Database> db,
+       int lock_fd)
+      : lock_(lock_fd),
+        file_(std::move(file)),
+        options_(options),
+        db_(std::move(db)),
+        writer_(*db_) {}
 
   Status Start() {
     if (Status status = writer_.Init(); !status.ok()) return status;
@@ -554,7 +608,7 @@ class Journal::Impl {
         }
       }
       results.assign(batch.size(), Status::Ok());
-      Status commit = db_->Execute("BEGIN IMMEDIATE");
+      Status commit = Retrying("BEGIN IMMEDIATE");
       if (commit.ok()) {
         for (size_t i = 0; i < batch.size(); ++i) {
           Item& item = batch[i];
@@ -571,7 +625,7 @@ class Journal::Impl {
             db_->Execute("RELEASE w").IgnoreError();
           }
         }
-        commit = db_->Execute("COMMIT");
+        commit = Retrying("COMMIT");
         if (!commit.ok()) db_->Execute("ROLLBACK").IgnoreError();
       }
       commits_.fetch_add(1, std::memory_order_relaxed);
@@ -583,6 +637,28 @@ class Journal::Impl {
     }
   }
 
+  // Runs `sql`, trying again while another connection holds the database (a sqlite3 shell, a
+  // backup): busy_timeout waits 10 s each time. Other errors are returned.
+  Status Retrying(std::string_view sql) {
+    while (true) {
+      Status status = db_->Execute(sql);
+      if (status.ok() || status.code() != StatusCode::kUnavailable ||
+          (status.message().find("locked") == std::string_view::npos &&
+           status.message().find("busy") == std::string_view::npos)) {
+        return status;
+      }
+    }
+  }
+
+  // Declared first, so destroyed last: the flock is released after every connection closed.
+  struct LockFile {
+    explicit LockFile(int descriptor) : fd(descriptor) {}
+    LockFile(const LockFile&) = delete;
+    LockFile& operator=(const LockFile&) = delete;
+    ~LockFile() { ::close(fd); }
+    int fd;
+  };
+  LockFile lock_;
   const std::filesystem::path file_;
   const JournalOptions options_;
   std::unique_ptr<Database> db_;  // the writer thread's
@@ -603,21 +679,24 @@ class Journal::Impl {
 
 StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& file,
                                                  JournalOptions options) {
-  StatusOr<std::unique_ptr<Database>> db = Database::Open(file, Database::Mode::kReadWrite);
-  if (!db.ok()) return db.status();
-  Database& database = **db;
-  // journal_mode answers with a row; Execute ignores it.
-  if (Status status = database.Execute("PRAGMA journal_mode = WAL"); !status.ok()) {
-    if (status.code() == StatusCode::kDataLoss) {
-      return DataLossError(file.string() + " is not an hpdeploy journal (not a database)");
-    }
-    return status.WithContext("opening the journal " + file.string());
+  // One process at a time: two engines on one journal would both run its executions.
+  const std::string lock_path = file.string() + ".lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) {
+    return UnavailableError("cannot open " + lock_path + ": " + std::strerror(errno));
   }
-  std::string pragmas = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;";
-  pragmas += options.fsync ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = OFF;";
-  if (Status status = database.Execute(pragmas); !status.ok()) return status;
-  if (Status status = Migrate(database); !status.ok()) return status;
-  auto impl = std::make_unique<Impl>(file, options, std::move(*db));
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return FailedPreconditionError(file.string() +
+                                   " is in use by another process (is another hpdeploy serving "
+                                   "this data dir?)");
+  }
+  StatusOr<std::unique_ptr<Database>> db = OpenDatabase(file, options);
+  if (!db.ok()) {
+    ::close(lock_fd);
+    return db.status();
+  }
+  auto impl = std::make_unique<Impl>(file, options, std::move(*db), lock_fd);
   if (Status status = impl->Start(); !status.ok()) return status;
   return std::unique_ptr<Journal>(new Journal(std::move(impl)));
 }

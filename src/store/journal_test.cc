@@ -66,6 +66,7 @@ class JournalTest : public hpd::testing::ScratchDirTest {
     ExecutionRow row;
     row.arn = "arn:aws:states:us-east-1:123456789012:execution:m:" + name;
     row.state_machine_id = machine;
+    row.state_machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
     row.revision = 1;
     row.name = name;
     row.type = "STANDARD";
@@ -365,6 +366,34 @@ TEST_F(JournalTest, DoneMeansDurableEvenIfTheProcessIsKilledRightAfter) {
   ASSERT_THAT(journal->Read([&](JournalReader& r) -> Status {
     auto row = r.GetExecution("arn:aws:states:us-east-1:123456789012:execution:m:survivor");
     EXPECT_TRUE(row.ok() && row->has_value());
+    return Status::Ok();
+  }),
+              IsOk());
+}
+
+TEST_F(JournalTest, OneProcessAtATime) {
+  auto journal = OpenJournal();
+  EXPECT_THAT(Journal::Open(File()).status(),
+              StatusIs(StatusCode::kFailedPrecondition, HasSubstr("in use by another process")));
+  journal.reset();
+  EXPECT_THAT(Journal::Open(File()).status(), IsOk());
+}
+
+TEST_F(JournalTest, ExecutionsOutliveTheirStateMachine) {
+  auto journal = OpenJournal();
+  const int64_t machine = AddMachine(*journal, "m");
+  ASSERT_THAT(Write(*journal,
+                    [&](JournalWriter& w) {
+                      return w.InsertExecution(Execution(machine, "e", 1)).status();
+                    }),
+              IsOk());
+  ASSERT_THAT(Write(*journal, [&](JournalWriter& w) { return w.DeleteStateMachine(machine); }),
+              IsOk());
+  ASSERT_THAT(journal->Read([&](JournalReader& r) -> Status {
+    auto row = r.GetExecution("arn:aws:states:us-east-1:123456789012:execution:m:e");
+    EXPECT_TRUE(row.ok() && row->has_value());
+    auto open = r.OpenExecutions();
+    EXPECT_TRUE(open.ok() && open->size() == 1);
     return Status::Ok();
   }),
               IsOk());

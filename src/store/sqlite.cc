@@ -111,7 +111,7 @@ StatusOr<bool> Statement::Step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   Status status = SqliteError(db_->handle(), rc, sqlite3_sql(stmt_));
-  sqlite3_reset(stmt_);
+  Reset();  // bindings may point at the caller's memory: none survives a failure
   return status;
 }
 
