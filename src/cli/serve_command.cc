@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -102,7 +103,17 @@ std::function<Status(const server::HttpRequest&)> Authenticator(
 int Serve(const ServeOptions& options) {
   const bool loopback = IsLoopback(options.host);
   std::vector<server::SigV4Credentials> keys;
-  for (const std::string& key : options.access_keys) {
+  std::vector<std::string> key_texts = options.access_keys;
+  // Keys in the environment stay out of `ps`: HPD_ACCESS_KEYS=ID:SECRET[,ID:SECRET...]
+  if (const char* env = std::getenv("HPD_ACCESS_KEYS"); env != nullptr && *env != '\0') {
+    std::string_view rest(env);
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      key_texts.emplace_back(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  for (const std::string& key : key_texts) {
     const size_t colon = key.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == key.size()) {
       std::cerr << "hpdeploy serve: --access-key must be ACCESS_KEY_ID:SECRET\n";
@@ -185,6 +196,9 @@ int Serve(const ServeOptions& options) {
                                std::chrono::steady_clock::now() - recovery_start)
                                .count();
   const engine::RecoveryReport& recovered = (*runtime)->recovery();
+  for (const std::string& failure : recovered.failed) {
+    Log("error", "an execution could not be recovered", "\"detail\":" + Quoted(failure));
+  }
   Log("info", "recovered",
       "\"executions\":" + std::to_string(recovered.executions) +
           ",\"calls\":" + std::to_string(recovered.calls) +
@@ -270,7 +284,8 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_option("--access-key", options->access_keys,
-                  "ACCESS_KEY_ID:SECRET accepted for SigV4 (repeatable)");
+                  "ACCESS_KEY_ID:SECRET accepted for SigV4 (repeatable). Visible to other users "
+                  "in `ps`: prefer the environment variable HPD_ACCESS_KEYS=ID:SECRET[,...]");
   cmd->add_option("--region", options->region, "Region in ARNs")->capture_default_str();
   cmd->add_option("--account-id", options->account_id, "Account id in ARNs")->capture_default_str();
   cmd->add_option("--corpus-functions", options->corpus_functions,

@@ -53,6 +53,9 @@ struct OpenExecution {
   bool ending = false;   // reached a terminal status in memory
   std::vector<std::function<void(StatusOr<StartResult>)>> start_waiters;
   std::vector<std::function<void(const ExecutionEnd&)>> end_waiters;
+  std::vector<std::function<void()>> after_start;  // e.g. a Stop that came before the start
+  // STANDARD executions are journaled; EXPRESS ones run in memory only.
+  bool durable = true;
 };
 
 // What a turn (one incoming call and the calls it implies) must do once its records are
@@ -122,8 +125,13 @@ class Runtime::Impl {
     });
     if (!status.ok()) return status.WithContext("recovering open executions");
     for (size_t i = 0; i < rows.size(); ++i) {
+      const std::string arn = rows[i].arn;
       StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(rows[i]), calls[i]);
-      if (!e.ok()) return e.status();
+      if (!e.ok()) {
+        // One execution that cannot be rebuilt does not keep the others down.
+        recovery_.failed.push_back(arn + ": " + e.status().ToString());
+        continue;
+      }
       (*e)->started = true;
       recovery_.calls += calls[i].size();
       ++recovery_.executions;
@@ -362,11 +370,21 @@ class Runtime::Impl {
     if (turn.empty() && !before) {
       RunEffects(e, effects);
       if (after) after(Status::Ok());
+      if (effects.closed) Close(e.row.id, EndOf(e, Now()));
       return;
     }
     std::optional<ExecutionEnd> end;
     if (effects.closed) end = EndOf(e, turn.empty() ? Now() : turn.back().now);
     const int64_t id = e.row.id;
+    const bool isolated = before != nullptr;  // read before `before` moves into the work
+    if (!e.durable) {
+      // EXPRESS: nothing is journaled (at most once, as AWS runs a synchronous Express
+      // execution); the effects follow at once.
+      RunEffects(e, effects);
+      if (after) after(Status::Ok());
+      if (end) Close(id, *end);
+      return;
+    }
     auto work = [id, turn = std::move(turn), end,
                  before = std::move(before)](store::JournalWriter& writer) -> Status {
       if (before) {
@@ -387,7 +405,12 @@ class Runtime::Impl {
          end](Status status) mutable {
           Post([this, id, effects = std::move(effects), after = std::move(after),
                 end = std::move(end), status = std::move(status)]() mutable {
-            if (!status.ok() && status.error_name().empty()) Broken(status);
+            if (!status.ok() && status.error_name().empty()) {
+              // The journal lost a turn that memory has applied: nothing more may be
+              // journaled (it would leave a gap in the calls). The next start replays what
+              // was committed.
+              Broken(status);
+            }
             if (after) after(status);
             auto it = open_.find(id);
             if (it == open_.end() || !status.ok()) return;
@@ -395,7 +418,7 @@ class Runtime::Impl {
             if (end) Close(id, *end);
           });
         },
-        /*isolated=*/before != nullptr);
+        isolated);
   }
 
   void RunEffects(OpenExecution& e, const Effects& effects) {
@@ -403,9 +426,9 @@ class Runtime::Impl {
       auto it = e.timers.find(token);
       if (it == e.timers.end() || it->second.id != TimerId::kInvalid) continue;
       const Duration delay = std::max(Duration::zero(), it->second.fire_at - clock_.WallNow());
-      it->second.id = clock_.ScheduleAfter(delay, [this, id = e.row.id, token] {
-        std::lock_guard lock(gate_mu_);
-        if (gate_open_) Post([this, id, token] { TimerFired(id, token); });
+      it->second.id = clock_.ScheduleAfter(delay, [this, gate = gate_, id = e.row.id, token] {
+        std::lock_guard lock(gate->mu);
+        if (gate->open) Post([this, id, token] { TimerFired(id, token); });
       });
     }
     for (uint64_t token : effects.dispatch) {
@@ -470,6 +493,7 @@ class Runtime::Impl {
     e.row.trace_header = std::move(request.trace_header);
     e.machine = std::move(request.machine);
     e.execution = NewExecution(e);
+    e.durable = e.row.type != "EXPRESS";
     e.start_waiters.push_back(std::move(done));
     if (on_end) e.end_waiters.push_back(std::move(on_end));
     const int64_t id = e.row.id;
@@ -495,6 +519,7 @@ class Runtime::Impl {
           const StartResult result{started.row.arn, started.row.start};
           for (auto& waiter : started.start_waiters) waiter(result);
           started.start_waiters.clear();
+          RunAfterStart(id);
         },
         [row = std::move(row)](store::JournalWriter& writer) -> Status {
           StatusOr<std::optional<store::ExecutionRow>> existing =
@@ -509,6 +534,15 @@ class Runtime::Impl {
         });
   }
 
+  // Runs what waited for the start (or redrive) of execution `id` to be durable.
+  void RunAfterStart(int64_t id) {
+    auto it = open_.find(id);
+    if (it == open_.end()) return;
+    std::vector<std::function<void()>> pending = std::move(it->second->after_start);
+    it->second->after_start.clear();
+    for (auto& run : pending) run();
+  }
+
   void FailStart(int64_t id, const Status& status) {
     auto it = open_.find(id);
     if (it == open_.end()) return;
@@ -517,6 +551,7 @@ class Runtime::Impl {
     by_arn_.erase(e->row.arn);
     open_count_.store(open_.size(), std::memory_order_relaxed);
     for (auto& waiter : e->start_waiters) waiter(status);
+    for (auto& run : e->after_start) run();  // they find no such execution now
   }
 
   void StopOnEngine(const std::string& arn, std::string error, std::string cause,
@@ -527,8 +562,18 @@ class Runtime::Impl {
       return done(NotFoundError("Execution Does Not Exist: '" + arn + "'"));
     }
     OpenExecution& e = *open_.at(found->second);
-    if (e.ending || !e.started) {
-      return done(NotFoundError("Execution Does Not Exist: '" + arn + "'"));
+    if (!e.started) {
+      // Its start (or redrive) is not durable yet: stop it once it is.
+      e.after_start.push_back([this, arn, error = std::move(error), cause = std::move(cause),
+                               done = std::move(done)]() mutable {
+        StopOnEngine(arn, std::move(error), std::move(cause), std::move(done));
+      });
+      return;
+    }
+    if (e.ending) {
+      // It has ended in memory; its end is being journaled. It stopped when it ended.
+      e.end_waiters.push_back([done](const ExecutionEnd& end) { done(end.stop); });
+      return;
     }
     const WallTime now = Now();
     std::vector<CallRow> turn;
@@ -607,6 +652,7 @@ class Runtime::Impl {
           }
           if (auto it = open_.find(id); it != open_.end()) it->second->started = true;
           done(now);
+          RunAfterStart(id);
         },
         [id, redrive_count, now](store::JournalWriter& writer) {
           return writer.ReopenExecution(id, redrive_count, now);
@@ -614,6 +660,7 @@ class Runtime::Impl {
   }
 
   void TimerFired(int64_t id, uint64_t token) {
+    if (!BrokenStatus().ok()) return;
     auto it = open_.find(id);
     if (it == open_.end()) return;
     OpenExecution& e = *it->second;
@@ -629,6 +676,7 @@ class Runtime::Impl {
 
   void TaskCompleted(int64_t id, uint64_t token, asl::TaskOutcome outcome,
                      std::string output_text) {
+    if (!BrokenStatus().ok()) return;
     auto it = open_.find(id);
     if (it == open_.end()) return;
     OpenExecution& e = *it->second;
@@ -689,8 +737,7 @@ class Runtime::Impl {
     // The token tells apart the iterations of a Map, which share state and attempt; replay
     // hands out the same tokens, so a dispatch after a restart has the same key.
     job->idempotency_key = e.row.arn + "/" + std::string(task.invocation.state_name) + "/" +
-                           std::to_string(task.invocation.attempt) + "/" +
-                           std::to_string(token);
+                           std::to_string(task.invocation.attempt) + "/" + std::to_string(token);
     // The parameters travel with the job and come back with its outcome (a retry may reuse them).
     job->invocation = std::move(task.invocation);
     task.invocation.state_name = job->invocation.state_name;
@@ -698,9 +745,9 @@ class Runtime::Impl {
     job->cancelled = task.cancelled;
     const Duration run_time = functions_.RunTime(job->invocation);
     if (run_time > Duration::zero()) {
-      clock_.ScheduleAfter(Scaled(run_time), [this, job] {
-        std::lock_guard lock(gate_mu_);
-        if (gate_open_) Enqueue(job);
+      clock_.ScheduleAfter(Scaled(run_time), [this, gate = gate_, job] {
+        std::lock_guard lock(gate->mu);
+        if (gate->open) Enqueue(job);
       });
     } else {
       Enqueue(std::move(job));
@@ -730,7 +777,23 @@ class Runtime::Impl {
       asl::TaskOutcome outcome = Invoke(*job, request_ids);
       if (shutting_down_.load()) continue;
       std::string output_text;
-      if (outcome.succeeded) output_text = SerializeJson(outcome.output);
+      if (outcome.succeeded) {
+        // The execution goes on with the value its record will replay to, not the handler's:
+        // the two differ where JSON text cannot carry a value (NaN, nesting deeper than the
+        // parser accepts, uint64 read back as int64).
+        output_text = SerializeJson(outcome.output);
+        StatusOr<boost::json::value> replayed = ParseJson(output_text);
+        if (replayed.ok()) {
+          outcome.output = std::move(*replayed);
+        } else {
+          outcome = asl::TaskOutcome{};
+          outcome.succeeded = false;
+          outcome.error = "States.Runtime";
+          outcome.cause = "The task's result cannot be recorded as JSON: " +
+                          std::string(replayed.status().message());
+          output_text.clear();
+        }
+      }
       outcome.parameters = std::move(job->invocation.parameters);
       Post([this, job, outcome = std::move(outcome),
             output_text = std::move(output_text)]() mutable {
@@ -788,8 +851,8 @@ class Runtime::Impl {
     if (!engine_thread_.joinable()) return;
     {
       // Clock callbacks that run from now on do nothing; one running now finishes first.
-      std::lock_guard lock(gate_mu_);
-      gate_open_ = false;
+      std::lock_guard lock(gate_->mu);
+      gate_->open = false;
     }
     // Handlers still running are told to stop, and what they return is dropped: the journal
     // says they are in flight, and the next start dispatches them again.
@@ -872,8 +935,14 @@ class Runtime::Impl {
   Status broken_;  // guarded by broken_mu_: the journal failed; nothing more is accepted
 
   std::atomic<bool> shutting_down_{false};
-  std::mutex gate_mu_;
-  bool gate_open_ = true;  // guarded by gate_mu_; closed by Shutdown
+  // Clock callbacks may run after the runtime is gone (one already running when it is
+  // cancelled, or armed while shutting down): they share the gate and act only while it is
+  // open, holding its lock. Shutdown closes it.
+  struct Gate {
+    std::mutex mu;
+    bool open = true;  // guarded by mu
+  };
+  const std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
 
   std::thread engine_thread_;
   std::mutex inbox_mu_;
@@ -936,7 +1005,7 @@ std::optional<std::string> NotRedrivableReason(const store::ExecutionRow& row, W
     return "Execution is " + row.status + " and cannot be redriven";
   }
   if (row.stop && now - *row.stop > kRedrivablePeriod) {
-    return "Execution ended more than 14 days ago and cannot be redriven";
+    return "Execution redrivable period exceeded.";
   }
   if (row.redrive_count >= kMaxRedriveCount) {
     return "Execution has been redriven the maximum number of times (" +
@@ -944,7 +1013,7 @@ std::optional<std::string> NotRedrivableReason(const store::ExecutionRow& row, W
   }
   if (row.error == "States.Runtime" && row.cause &&
       row.cause->find("maximum number of history events") != std::string::npos) {
-    return "Execution has reached the maximum number of history events";
+    return "Execution history event limit exceeded.";
   }
   return std::nullopt;
 }

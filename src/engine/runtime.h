@@ -57,6 +57,9 @@ struct RecoveryReport {
   size_t calls = 0;       // calls replayed
   size_t tasks_redispatched = 0;
   size_t timers_rearmed = 0;
+  // Open executions that could not be rebuilt ("<ARN>: <why>"); they stay RUNNING in the
+  // journal, untouched, and are not run.
+  std::vector<std::string> failed;
 };
 
 // A state machine revision, compiled; shared by every execution of it.
@@ -99,8 +102,12 @@ std::optional<std::string> NotRedrivableReason(const store::ExecutionRow& row, W
 class Runtime {
  public:
   // Opens the runtime on `journal` and recovers every open execution before returning (then the
-  // runtime is ready). `journal`, `functions` and `clock` must outlive it. Compiling a stored
-  // definition that no longer parses fails recovery (kDataLoss).
+  // runtime is ready). `journal`, `functions` and `clock` must outlive it. An execution that
+  // cannot be rebuilt (its stored definition no longer compiles, its calls do not replay) is
+  // listed in recovery().failed and left alone; a journal that cannot be read fails Open.
+  //
+  // EXPRESS executions are not journaled: they run in memory, at most once, and a restart
+  // forgets them (AWS keeps no history of them either).
   [[nodiscard]] static StatusOr<std::unique_ptr<Runtime>> Open(store::Journal& journal,
                                                                const LocalFunctions& functions,
                                                                Clock& clock,
