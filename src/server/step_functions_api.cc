@@ -5,6 +5,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -51,6 +53,12 @@ Status StateMachineDoesNotExist(std::string_view arn) {
 Status ExecutionDoesNotExist(std::string_view arn) {
   return Named(NotFoundError("Execution Does Not Exist: '" + std::string(arn) + "'"),
                "ExecutionDoesNotExist");
+}
+
+Status TypeNotSupported() {
+  return Named(
+      FailedPreconditionError("This operation is not supported by this type of state machine"),
+      "StateMachineTypeNotSupported");
 }
 
 Status InvalidToken(std::string_view token) {
@@ -224,14 +232,12 @@ Status CheckStateMachineArn(std::string_view text) {
   return Status::Ok();
 }
 
-// An execution ARN: arn:...:execution:SM:NAME or arn:...:express:SM:NAME:ID.
+// A STANDARD execution's ARN: arn:...:execution:SM:NAME. An EXPRESS execution's
+// (arn:...:express:SM:NAME:ID) is refused as AWS refuses it where Express executions are not
+// supported (they keep no history): "Resource type not valid in this context: express".
 Status CheckExecutionArn(std::string_view text) {
   StatusOr<Arn> arn = ParseStatesArn(text, "execution");
-  if (!arn.ok()) {
-    StatusOr<Arn> express = ParseStatesArn(text, "express");
-    if (express.ok() && express->parts.size() == 3) return Status::Ok();
-    return arn.status();
-  }
+  if (!arn.ok()) return arn.status();
   if (arn->parts.size() != 2) return InvalidArn(text);
   return Status::Ok();
 }
@@ -359,17 +365,21 @@ class StepFunctionsApi::Impl {
   void CreateStateMachine(const Request& request, Reply reply) {
     StatusOr<store::StateMachineRow> row = ReadCreate(request);
     if (!row.ok()) return reply(row.status());
+    // The creation date answered: the stored one when the request repeats an earlier one.
+    auto created = std::make_shared<WallTime>(row->created);
     journal_.Submit(
-        [row = *row](store::JournalWriter& writer) mutable -> Status {
+        [row = *row, created](store::JournalWriter& writer) -> Status {
           StatusOr<std::optional<store::StateMachineRow>> existing =
               writer.FindStateMachine(row.arn);
           if (!existing.ok()) return existing.status();
           if (*existing) {
             const store::StateMachineRow& old = **existing;
-            // The same request again is answered as the first one was.
-            if (old.definition == row.definition && old.role_arn == row.role_arn &&
-                old.type == row.type && old.logging_configuration == row.logging_configuration) {
-              row.created = old.created;
+            // AWS: CreateStateMachine is idempotent when name, definition, type, logging and
+            // tracing configuration match (roleArn and tags are not compared).
+            if (old.definition == row.definition && old.type == row.type &&
+                old.logging_configuration == row.logging_configuration &&
+                old.tracing_configuration == row.tracing_configuration) {
+              *created = old.created;
               return Status::Ok();
             }
             return Named(AlreadyExistsError("State Machine Already Exists: '" + row.arn + "'"),
@@ -382,10 +392,10 @@ class StepFunctionsApi::Impl {
                                               row.created})
               .status();
         },
-        [arn = row->arn, created = row->created, reply = std::move(reply)](Status status) {
+        [arn = row->arn, created, reply = std::move(reply)](Status status) {
           if (!status.ok()) return reply(status);
           Answer(reply,
-                 json::object{{"stateMachineArn", arn}, {"creationDate", EpochSeconds(created)}});
+                 json::object{{"stateMachineArn", arn}, {"creationDate", EpochSeconds(*created)}});
         });
   }
 
@@ -666,9 +676,7 @@ class StepFunctionsApi::Impl {
     StatusOr<engine::StartRequest> start = ReadStart(request);
     if (!start.ok()) return reply(start.status());
     if (start->machine.row.type != "EXPRESS") {
-      return reply(Named(
-          FailedPreconditionError("This operation is not supported by this type of state machine"),
-          "StateMachineTypeNotSupported"));
+      return reply(TypeNotSupported());
     }
     auto info = std::make_shared<std::tuple<std::string, std::string, std::string, std::string>>(
         start->execution_arn, start->machine.row.arn, start->name, start->input);
@@ -736,13 +744,21 @@ class StepFunctionsApi::Impl {
   void RedriveExecution(const Request& request, Reply reply) {
     StatusOr<std::optional<std::string>> arn = request.String("executionArn", 1, 2000, true);
     if (!arn.ok()) return reply(arn.status());
-    // clientToken makes a retried request safe: a second redrive of a running execution is
-    // refused (ExecutionNotRedrivable) rather than run twice.
+    // clientToken (SDKs send one): a request repeated with the same token within 15 minutes
+    // gets the first one's answer instead of a second redrive, as AWS does.
     StatusOr<std::optional<std::string>> token = request.String("clientToken", 1, 64, false);
     if (!token.ok()) return reply(token.status());
     if (Status status = CheckExecutionArn(**arn); !status.ok()) return reply(status);
-    runtime_.Redrive(**arn, [reply = std::move(reply)](StatusOr<WallTime> redriven) {
+    std::optional<std::string> key;
+    if (*token) {
+      key = **arn + "\n" + **token;
+      if (std::optional<WallTime> earlier = RedriveForToken(*key)) {
+        return Answer(reply, json::object{{"redriveDate", EpochSeconds(*earlier)}});
+      }
+    }
+    runtime_.Redrive(**arn, [this, key, reply = std::move(reply)](StatusOr<WallTime> redriven) {
       if (!redriven.ok()) return reply(redriven.status());
+      if (key) RememberRedrive(*key, *redriven);
       Answer(reply, json::object{{"redriveDate", EpochSeconds(*redriven)}});
     });
   }
@@ -789,6 +805,7 @@ class StepFunctionsApi::Impl {
     if (Status status = CheckStateMachineArn(**arn); !status.ok()) return reply(status);
     StatusOr<store::StateMachineRow> machine = FindMachine(**arn);
     if (!machine.ok()) return reply(machine.status());
+    if (machine->type == "EXPRESS") return reply(TypeNotSupported());
     store::ExecutionQuery query;
     query.state_machine_id = machine->id;
     query.status = *status_filter;
@@ -825,6 +842,7 @@ class StepFunctionsApi::Impl {
                         {"startDate", EpochSeconds(row.start)}};
       if (row.stop) item["stopDate"] = EpochSeconds(*row.stop);
       if (row.redrive_count > 0) item["redriveCount"] = row.redrive_count;
+      if (row.redrive) item["redriveDate"] = EpochSeconds(*row.redrive);
       executions.push_back(std::move(item));
     }
     if (rows.size() > limit) {
@@ -847,12 +865,12 @@ class StepFunctionsApi::Impl {
     StatusOr<std::optional<std::string>> token = request.String("nextToken", 1, 3096, false);
     if (!token.ok()) return reply(token.status());
     if (Status status = CheckExecutionArn(**arn); !status.ok()) return reply(status);
-    size_t offset = 0;
+    // The token names the id of the next event to return ("h.<id>"): ids stay put while a
+    // running execution adds events, so pages neither skip nor repeat in either order.
+    std::optional<int64_t> next_id;
     if (*token) {
-      std::optional<int64_t> n;
-      if ((*token)->rfind("h.", 0) == 0) n = ParseInt(std::string_view(**token).substr(2));
-      if (!n || *n < 0) return reply(InvalidToken(**token));
-      offset = static_cast<size_t>(*n);
+      if ((*token)->rfind("h.", 0) == 0) next_id = ParseInt(std::string_view(**token).substr(2));
+      if (!next_id || *next_id < 1) return reply(InvalidToken(**token));
     }
     StatusOr<std::vector<asl::HistoryEvent>> history = runtime_.ReplayHistory(**arn);
     if (!history.ok()) {
@@ -862,15 +880,16 @@ class StepFunctionsApi::Impl {
       return reply(history.status());
     }
     const size_t limit = PageSize(*max);
-    const size_t total = history->size();
-    if (offset > total) return reply(InvalidToken(**token));
+    const int64_t total = static_cast<int64_t>(history->size());
+    if (next_id && *next_id > total) return reply(InvalidToken(**token));
     const bool reversed = reverse->value_or(false);
     const bool with_data = include->value_or(true);
     json::object response;
     json::array& events = response["events"].emplace_array();
-    const size_t end = std::min(total, offset + limit);
-    for (size_t i = offset; i < end; ++i) {
-      const asl::HistoryEvent& event = (*history)[reversed ? total - 1 - i : i];
+    const int64_t step = reversed ? -1 : 1;
+    int64_t id = next_id.value_or(reversed ? total : 1);
+    for (; id >= 1 && id <= total && events.size() < limit; id += step) {
+      const asl::HistoryEvent& event = (*history)[static_cast<size_t>(id - 1)];
       json::object item = asl::HistoryEventToJson(event);
       if (!with_data) {
         for (auto& [key, details] : item) {
@@ -880,12 +899,34 @@ class StepFunctionsApi::Impl {
           // for events) stay.
           d.erase("input");
           d.erase("output");
+          d.erase("parameters");
         }
       }
       events.push_back(std::move(item));
     }
-    if (end < total) response["nextToken"] = "h." + std::to_string(end);
+    if (id >= 1 && id <= total) response["nextToken"] = "h." + std::to_string(id);
     Answer(reply, response);
+  }
+
+  static constexpr Duration kClientTokenLifetime = std::chrono::minutes(15);
+
+  std::optional<WallTime> RedriveForToken(const std::string& key) {
+    std::lock_guard lock(tokens_mu_);
+    ForgetOldTokens();
+    auto it = redrive_tokens_.find(key);
+    if (it == redrive_tokens_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void RememberRedrive(const std::string& key, WallTime redrive_date) {
+    std::lock_guard lock(tokens_mu_);
+    ForgetOldTokens();
+    redrive_tokens_.emplace(key, redrive_date);
+  }
+
+  void ForgetOldTokens() {  // tokens_mu_ held
+    const WallTime oldest = clock_.WallNow() - kClientTokenLifetime;
+    std::erase_if(redrive_tokens_, [oldest](const auto& entry) { return entry.second < oldest; });
   }
 
   // Constant after construction.
@@ -894,6 +935,9 @@ class StepFunctionsApi::Impl {
   const Clock& clock_;
   const StepFunctionsApiOptions options_;
   SystemRandom random_;  // names and revision ids; thread-safe
+  std::mutex tokens_mu_;
+  // "<execution ARN>\n<clientToken>" -> the redrive date it was answered with.
+  std::map<std::string, WallTime> redrive_tokens_;  // guarded by tokens_mu_
 };
 
 StepFunctionsApi::StepFunctionsApi(store::Journal& journal, engine::Runtime& runtime,

@@ -125,8 +125,13 @@ class StateMachineLifecycleTest(ServerTest):
     def test_create_describe_update_list_delete(self):
         arn = self.create("lifecycle")
         self.assertEqual(arn, PREFIX + "stateMachine:lifecycle")
-        # The same request again is idempotent; a different one is refused.
-        self.assertEqual(self.create("lifecycle"), arn)
+        # The same request again is idempotent (roleArn is not compared), with the same date;
+        # a different definition is refused.
+        first = self.sfn.describe_state_machine(stateMachineArn=arn)["creationDate"]
+        again = self.sfn.create_state_machine(name="lifecycle", definition=PASS_MACHINE,
+                                              roleArn=ROLE + "-other")
+        self.assertEqual(again["stateMachineArn"], arn)
+        self.assertEqual(again["creationDate"], first)
         code, message = error_code(lambda: self.create("lifecycle", FAIL_MACHINE))
         self.assertEqual(code, "StateMachineAlreadyExists")
         self.assertIn(arn, message)
@@ -162,6 +167,16 @@ class StateMachineLifecycleTest(ServerTest):
             names += [m["name"] for m in page["stateMachines"]]
         listed = [n for n in names if n.startswith("list-")]
         self.assertEqual(listed, ["list-a", "list-b", "list-c"])
+
+    def test_running_executions_outlive_their_deleted_machine(self):
+        arn = self.create("deleted", WAIT_MACHINE)
+        execution = self.sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        self.sfn.delete_state_machine(stateMachineArn=arn)
+        self.assertEqual(self.sfn.describe_execution(executionArn=execution)["status"], "RUNNING")
+        self.assertEqual(self.sfn.describe_state_machine_for_execution(
+            executionArn=execution)["stateMachineArn"], arn)
+        self.sfn.stop_execution(executionArn=execution)
+        self.assertEqual(self.sfn.describe_execution(executionArn=execution)["status"], "ABORTED")
 
     def test_describe_state_machine_for_execution_keeps_the_revision_it_ran(self):
         arn = self.create("revisions")
@@ -215,6 +230,25 @@ class ExecutionTest(ServerTest):
         first = without["events"][0]["executionStartedEventDetails"]
         self.assertNotIn("input", first)
         self.assertEqual(first["roleArn"], ROLE)
+
+    def test_reverse_history_pages_hold_still_while_events_are_added(self):
+        arn = self.create("growing", json.dumps({"StartAt": "W0", "States": {
+            **{f"W{i}": {"Type": "Wait", "Seconds": 0, "Next": f"W{i + 1}"} for i in range(3)},
+            "W3": {"Type": "Wait", "Seconds": 100000, "End": True}}}))
+        execution = self.sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        deadline = time.monotonic() + 20
+        while len(self.sfn.get_execution_history(executionArn=execution)["events"]) < 8:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        page = self.sfn.get_execution_history(executionArn=execution, reverseOrder=True,
+                                              maxResults=3)
+        ids = [e["id"] for e in page["events"]]
+        while "nextToken" in page:
+            page = self.sfn.get_execution_history(executionArn=execution, reverseOrder=True,
+                                                  maxResults=3, nextToken=page["nextToken"])
+            ids += [e["id"] for e in page["events"]]
+        self.assertEqual(ids, list(range(ids[0], 0, -1)))
+        self.sfn.stop_execution(executionArn=execution)
 
     def test_start_is_idempotent_while_running_only(self):
         arn = self.create("idem", WAIT_MACHINE)
@@ -292,6 +326,17 @@ class ExecutionTest(ServerTest):
         standard = self.create("not-express")
         code, _ = error_code(lambda: self.sfn.start_sync_execution(stateMachineArn=standard))
         self.assertEqual(code, "StateMachineTypeNotSupported")
+        # Express executions keep no history: AWS refuses them where that matters.
+        code, _ = error_code(lambda: self.sfn.list_executions(stateMachineArn=arn))
+        self.assertEqual(code, "StateMachineTypeNotSupported")
+        code, message = error_code(
+            lambda: self.sfn.describe_execution(executionArn=result["executionArn"]))
+        self.assertEqual(code, "InvalidArn")
+        self.assertIn("express", message)
+        # And StartExecution is not idempotent for them: the same name starts again.
+        one = self.sfn.start_execution(stateMachineArn=arn, name="same")["executionArn"]
+        two = self.sfn.start_execution(stateMachineArn=arn, name="same")["executionArn"]
+        self.assertNotEqual(one, two)
 
 
 class RedriveTest(ServerTest):
@@ -339,6 +384,18 @@ class RedriveTest(ServerTest):
                           for e in redriven_events], [1, 2])
         code, _ = error_code(lambda: self.sfn.redrive_execution(executionArn=execution))
         self.assertEqual(code, "ExecutionNotRedrivable")
+
+    def test_a_retried_redrive_with_the_same_client_token_is_answered_once(self):
+        arn = self.create("redrive-token", json.dumps({"StartAt": "Flaky", "States": {
+            "Flaky": {"Type": "Task", "Resource": self.FLAKY, "End": True}}}))
+        execution = self.sfn.start_execution(stateMachineArn=arn, input='{"n": 9003}')[
+            "executionArn"]
+        self.assertEqual(self.wait_for_end(execution)["status"], "FAILED")
+        first = self.sfn.redrive_execution(executionArn=execution, clientToken="tok-1")
+        again = self.sfn.redrive_execution(executionArn=execution, clientToken="tok-1")
+        self.assertEqual(first["redriveDate"], again["redriveDate"])
+        described = self.wait_for_end(execution)
+        self.assertEqual(described["redriveCount"], 1)
 
     def test_redrive_reruns_only_the_failed_parallel_branch(self):
         arn = self.create("redrive-parallel", json.dumps({
