@@ -894,11 +894,17 @@ class Runtime::Impl {
   StatusOr<std::vector<asl::HistoryEvent>> ReplayHistory(const std::string& arn) const {
     std::optional<store::ExecutionRow> row;
     std::vector<CallRow> calls;
+    std::shared_ptr<const std::vector<asl::HistoryEvent>> cached;
     Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
       StatusOr<std::optional<store::ExecutionRow>> found = reader.GetExecution(arn);
       if (!found.ok()) return found.status();
       if (!*found) return Status::Ok();
       row = std::move(**found);
+      // A history replayed from as many calls as the journal holds now is still current
+      // (calls are only ever appended): paging through a long one replays it once.
+      StatusOr<int64_t> count = reader.CallCount(row->id);
+      if (!count.ok()) return count.status();
+      if ((cached = CachedHistory(row->id, *count))) return Status::Ok();
       StatusOr<std::vector<CallRow>> found_calls = reader.Calls(row->id);
       if (!found_calls.ok()) return found_calls.status();
       calls = std::move(*found_calls);
@@ -906,9 +912,38 @@ class Runtime::Impl {
     });
     if (!status.ok()) return status;
     if (!row) return NotFoundError("Execution Does Not Exist: '" + arn + "'");
+    if (cached) return *cached;
+    const int64_t id = row->id;
+    const auto count = static_cast<int64_t>(calls.size());
     StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(*row), calls);
     if (!e.ok()) return e.status();
-    return (*e)->execution->history();
+    auto history =
+        std::make_shared<const std::vector<asl::HistoryEvent>>((*e)->execution->history());
+    RememberHistory(id, count, history);
+    return *history;
+  }
+
+  // The history of execution `id` replayed from `calls` calls, if cached.
+  std::shared_ptr<const std::vector<asl::HistoryEvent>> CachedHistory(int64_t id,
+                                                                      int64_t calls) const {
+    std::lock_guard lock(histories_mu_);
+    auto it = histories_.find(id);
+    if (it == histories_.end() || it->second.calls != calls) return nullptr;
+    it->second.used = ++history_uses_;
+    return it->second.history;
+  }
+
+  void RememberHistory(int64_t id, int64_t calls,
+                       std::shared_ptr<const std::vector<asl::HistoryEvent>> history) const {
+    std::lock_guard lock(histories_mu_);
+    histories_[id] = CachedReplay{calls, std::move(history), ++history_uses_};
+    while (histories_.size() > kCachedHistories) {  // drop the least recently used
+      auto oldest = histories_.begin();
+      for (auto it = histories_.begin(); it != histories_.end(); ++it) {
+        if (it->second.used < oldest->second.used) oldest = it;
+      }
+      histories_.erase(oldest);
+    }
   }
 
   const RecoveryReport& recovery() const { return recovery_; }
@@ -927,6 +962,16 @@ class Runtime::Impl {
   SystemRandom seeds_;
   RecoveryReport recovery_;
   std::atomic<size_t> open_count_{0};
+
+  struct CachedReplay {
+    int64_t calls = 0;
+    std::shared_ptr<const std::vector<asl::HistoryEvent>> history;
+    uint64_t used = 0;
+  };
+  static constexpr size_t kCachedHistories = 16;
+  mutable std::mutex histories_mu_;
+  mutable std::map<int64_t, CachedReplay> histories_;  // guarded by histories_mu_
+  mutable uint64_t history_uses_ = 0;                  // guarded by histories_mu_
 
   mutable std::mutex compiled_mu_;
   mutable std::map<int64_t, std::shared_ptr<const asl::StateMachine>> compiled_;  // by revision

@@ -385,6 +385,8 @@ class Reader final : public JournalReader {
                 "ORDER BY e.start_ns DESC, e.id DESC LIMIT ?5",
             &list_executions_after_);
     prepare("SELECT CAST(MAX(id) AS TEXT) FROM executions", &max_id_);
+    prepare("SELECT CAST(COALESCE(MAX(seq) + 1, 0) AS TEXT) FROM calls WHERE execution_id = ?1",
+            &call_count_);
     prepare(std::string("SELECT ") + std::string(kExecutionColumns) +
                 "WHERE e.status = 'RUNNING' ORDER BY e.id",
             &open_);
@@ -440,6 +442,12 @@ class Reader final : public JournalReader {
     s.Bind(5, static_cast<int64_t>(query.limit));
     return AllRows<ExecutionRow>(s, ExecutionFrom);
   }
+  StatusOr<int64_t> CallCount(int64_t execution_id) override {
+    call_count_.Bind(1, execution_id);
+    StatusOr<std::optional<std::string>> count = OptionalScalar(call_count_);
+    if (!count.ok()) return count.status();
+    return *count ? std::stoll(**count) : 0;
+  }
   StatusOr<int64_t> MaxExecutionId() override {
     StatusOr<std::optional<std::string>> max = OptionalScalar(max_id_);
     if (!max.ok()) return max.status();
@@ -468,7 +476,7 @@ class Reader final : public JournalReader {
   std::unique_ptr<Database> db_;
   Queries queries_;
   Statement list_machines_, revision_, execution_, list_executions_, list_executions_after_,
-      max_id_, open_, calls_;
+      max_id_, call_count_, open_, calls_;
 };
 
 Status Migrate(Database& db) {

@@ -156,6 +156,8 @@ class JournalReader {
   virtual StatusOr<int64_t> MaxExecutionId() = 0;
   virtual StatusOr<std::vector<ExecutionRow>> OpenExecutions() = 0;
   virtual StatusOr<std::vector<CallRow>> Calls(int64_t execution_id) = 0;
+  // How many calls the journal holds for the execution.
+  virtual StatusOr<int64_t> CallCount(int64_t execution_id) = 0;
 };
 
 struct JournalOptions {
