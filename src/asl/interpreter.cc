@@ -29,6 +29,7 @@ namespace json = boost::json;
 constexpr std::string_view kStatesAll = "States.ALL";
 constexpr std::string_view kStatesTaskFailed = "States.TaskFailed";
 constexpr std::string_view kStatesTimeout = "States.Timeout";
+constexpr int64_t kExpressMaxSeconds = 300;  // an EXPRESS execution's longest run
 constexpr std::string_view kStatesDataLimitExceeded = "States.DataLimitExceeded";
 // The longest wait AWS accepts (2^31 - 1 seconds, about 24,855 days): the corpus records 24,855
 // days accepted and 24,856 refused with "Wait state delay is too long.".
@@ -264,11 +265,11 @@ class Execution::Impl {
     top_->pending_next = &machine_->start_at;
     top_->pending_input = input;
     runnable_.push_back(top_.get());
-    if (machine_->timeout_seconds) {
+    if (std::optional<int64_t> timeout = ExecutionTimeoutSeconds()) {
       // The state machine's TimeoutSeconds bounds the whole execution.
       execution_timer_ = NextToken();
       out.arm_timers.push_back(
-          TimerRequest{execution_timer_, now + std::chrono::seconds(*machine_->timeout_seconds)});
+          TimerRequest{execution_timer_, now + std::chrono::seconds(*timeout)});
     }
     Finish();
     return out;
@@ -390,10 +391,10 @@ class Execution::Impl {
       const int64_t redriven =
           Append(terminal, HistoryEventType::kExecutionRedriven, std::move(details));
       ResumeTopFrame(redriven);
-      if (machine_->timeout_seconds) {
+      if (std::optional<int64_t> timeout = ExecutionTimeoutSeconds()) {
         execution_timer_ = NextToken();
         out.arm_timers.push_back(
-            TimerRequest{execution_timer_, now + std::chrono::seconds(*machine_->timeout_seconds)});
+            TimerRequest{execution_timer_, now + std::chrono::seconds(*timeout)});
       }
     }
     Finish();
@@ -1730,6 +1731,17 @@ class Execution::Impl {
     if (it == task_frames_.end()) return nullptr;
     Frame* frame = it->second;
     return frame;
+  }
+
+  // What bounds the execution's duration: the state machine's TimeoutSeconds, and for an
+  // EXPRESS execution at most 5 minutes (Step Functions quotas: over it fails with
+  // States.Timeout).
+  std::optional<int64_t> ExecutionTimeoutSeconds() const {
+    std::optional<int64_t> timeout = machine_->timeout_seconds;
+    if (info_.express) {
+      timeout = std::min<int64_t>(timeout.value_or(kExpressMaxSeconds), kExpressMaxSeconds);
+    }
+    return timeout;
   }
 
   // A redrive resumes the top frame at the state it ended in, with that state's input as its

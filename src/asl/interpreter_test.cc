@@ -465,6 +465,14 @@ TEST(InterpreterTest, TheStateMachinesTimeoutEndsTheExecutionTimedOut) {
   EXPECT_EQ(execution.cause(), "");
 }
 
+TEST(InterpreterTest, AnExpressExecutionTimesOutAfterFiveMinutes) {
+  Driver driver(R"({"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":400,"End":true}}})");
+  const WallTime start = driver.now();
+  Execution& execution = driver.Run("{}", /*express=*/true);
+  EXPECT_EQ(execution.status(), ExecutionStatus::kTimedOut);
+  EXPECT_EQ(execution.history().back().timestamp, start + std::chrono::minutes(5));
+}
+
 TEST(InterpreterTest, AnExecutionThatEndsInTimeCancelsItsTimeout) {
   auto parsed = ParseDefinition(std::string_view(R"({"StartAt":"P","TimeoutSeconds":3,"States":{
       "P":{"Type":"Pass","End":true}}})"));
