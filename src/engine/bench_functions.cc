@@ -1,6 +1,8 @@
 #include "engine/bench_functions.h"
 
 #include <array>
+#include <boost/json.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -8,9 +10,6 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
-
-#include <boost/json.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "common/json.h"
 
@@ -202,8 +201,10 @@ Status RegisterBenchFunctions(LocalFunctions& functions) {
       {"record_failure", RecordFailure},
   };
   static_assert(std::extent_v<decltype(handlers)> == kBenchFunctions.size());
+  FunctionOptions options;
+  options.local_only = true;  // they compute their result (flaky counts in memory), nothing else
   for (const auto& [name, handler] : handlers) {
-    HPD_RETURN_IF_ERROR(functions.Register(std::string(name), handler));
+    HPD_RETURN_IF_ERROR(functions.Register(std::string(name), handler, options));
   }
   return Status::Ok();
 }

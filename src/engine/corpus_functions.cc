@@ -79,6 +79,7 @@ LambdaHandler HandlerFor(CorpusBehaviour behaviour) {
 
 FunctionOptions OptionsFor(CorpusBehaviour behaviour) {
   FunctionOptions options;
+  options.local_only = true;  // they compute their result, nothing else
   if (behaviour == CorpusBehaviour::kRaiseException) {
     options.stack_trace.emplace_back(kRaiseExceptionTrace);
   } else if (behaviour == CorpusBehaviour::kRaiseCustomException) {

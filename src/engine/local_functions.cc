@@ -1,12 +1,11 @@
 #include "engine/local_functions.h"
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <span>
 #include <utility>
-
-#include <boost/json.hpp>
 
 #include "common/base64.h"
 #include "common/json.h"
@@ -72,7 +71,8 @@ std::string Hex(RandomSource& random, size_t digits) {
 // "Root=1-<epoch hex>-<96 random bits>;Parent=<64 bits>;Sampled=0", an X-Ray trace header.
 std::string TraceId(WallTime now, RandomSource& random) {
   char epoch[16];
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   std::snprintf(epoch, sizeof(epoch), "%08llx", static_cast<unsigned long long>(secs));
   return "Root=1-" + std::string(epoch) + "-" + Hex(random, 24) + ";Parent=" + Hex(random, 16) +
          ";Sampled=0";
@@ -83,8 +83,9 @@ std::string LogResult(std::string_view request_id) {
   std::string log;
   log += "START RequestId: " + std::string(request_id) + " Version: $LATEST\n";
   log += "END RequestId: " + std::string(request_id) + "\n";
-  log += "REPORT RequestId: " + std::string(request_id) +
-         "\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\t\n";
+  log +=
+      "REPORT RequestId: " + std::string(request_id) +
+      "\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB\t\n";
   return Base64Encode(log);
 }
 
@@ -216,14 +217,14 @@ struct LocalFunctions::Call {
 LocalFunctions::LocalFunctions(LambdaEnvironment environment, const Clock& clock)
     : environment_(std::move(environment)), clock_(clock) {}
 
-Status LocalFunctions::Register(std::string name, LambdaHandler handler,
-                                FunctionOptions options) {
+Status LocalFunctions::Register(std::string name, LambdaHandler handler, FunctionOptions options) {
   if (name.empty()) return InvalidArgumentError("a Lambda function needs a name");
   if (!handler) return InvalidArgumentError("Lambda function \"" + name + "\" has no handler");
   if (functions_.contains(name)) {
     return AlreadyExistsError("Lambda function \"" + name + "\" is already registered");
   }
   if (options.run_time > Duration::zero()) any_run_time_ = true;
+  if (options.local_only) any_local_only_ = true;
   functions_.emplace(std::move(name), Function{std::move(handler), std::move(options)});
   // A name that resolved to no function may resolve to this one now.
   std::lock_guard lock(resolved_mu_);
@@ -272,24 +273,36 @@ StatusOr<const LocalFunctions::ResolvedName*> LocalFunctions::ResolveName(
   return resolved;
 }
 
-Duration LocalFunctions::RunTime(const asl::TaskInvocation& task) const {
-  // Asked for every task: skip the lookup when no function takes time at all.
-  if (!any_run_time_ || !IsLambdaTask(task)) return Duration::zero();
+const LocalFunctions::Function* LocalFunctions::FunctionFor(const asl::TaskInvocation& task) const {
+  if (!IsLambdaTask(task)) return nullptr;
   std::string_view name_text;
   if (task.kind == asl::TaskKind::kLambdaFunction) {
     name_text = task.resource;
   } else {
     const json::object* params = task.parameters.if_object();
     const json::value* name = params ? params->if_contains("FunctionName") : nullptr;
-    if (name == nullptr || !name->is_string()) return Duration::zero();
+    if (name == nullptr || !name->is_string()) return nullptr;
     name_text = name->get_string();
   }
   ResolvedName scratch;
   auto resolved = ResolveName(name_text, &scratch);
-  if (!resolved.ok()) return Duration::zero();
+  if (!resolved.ok()) return nullptr;
   // The reference's own qualifier only: a lambda:invoke Qualifier parameter is not consulted.
-  const Function* function = Find(**resolved, (*resolved)->reference.qualifier);
+  return Find(**resolved, (*resolved)->reference.qualifier);
+}
+
+Duration LocalFunctions::RunTime(const asl::TaskInvocation& task) const {
+  // Asked for every task: skip the lookup when no function takes time at all.
+  if (!any_run_time_) return Duration::zero();
+  const Function* function = FunctionFor(task);
   return function == nullptr ? Duration::zero() : function->options.run_time;
+}
+
+bool LocalFunctions::IsLocalOnly(const asl::TaskInvocation& task) const {
+  if (!any_local_only_) return false;
+  const Function* function = FunctionFor(task);
+  return function != nullptr && function->options.local_only &&
+         function->options.run_time <= Duration::zero();
 }
 
 bool LocalFunctions::Resolve(const asl::TaskInvocation& task, RandomSource& ids,
@@ -319,8 +332,8 @@ bool LocalFunctions::Resolve(const asl::TaskInvocation& task, RandomSource& ids,
   }
   auto resolved = ResolveName(name->get_string(), &resolution->name_storage);
   if (!resolved.ok()) {
-    *outcome = Failure("Lambda.InvalidParameterValueException",
-                       std::string(resolved.status().message()));
+    *outcome =
+        Failure("Lambda.InvalidParameterValueException", std::string(resolved.status().message()));
     return false;
   }
   resolution->name = *resolved;
@@ -435,7 +448,8 @@ asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomS
 
   const json::object& params = task.parameters.as_object();
   const json::value* log_type = params.if_contains("LogType");
-  const bool tail = log_type != nullptr && log_type->is_string() && log_type->get_string() == "Tail";
+  const bool tail =
+      log_type != nullptr && log_type->is_string() && log_type->get_string() == "Tail";
   const std::string log_result = tail ? LogResult(request_id) : std::string();
   const std::string content_length = std::to_string(PythonJsonDumps(call.result).size());
   const std::string date = HttpDate(clock_.WallNow());

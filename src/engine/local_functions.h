@@ -24,6 +24,7 @@
 #define HPD_ENGINE_LOCAL_FUNCTIONS_H_
 
 #include <atomic>
+#include <boost/json/value.hpp>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -32,8 +33,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "asl/interpreter.h"
 #include "common/clock.h"
@@ -45,7 +44,7 @@ namespace hpd::engine {
 // What a handler learns about its invocation (Lambda's context object). The views are valid only
 // for the duration of the handler call; a handler that keeps one must copy it.
 struct LambdaContext {
-  std::string_view request_id;            // a UUID; also the error JSON's requestId
+  std::string_view request_id;  // a UUID; also the error JSON's requestId
   std::string_view function_name;
   std::string_view invoked_function_arn;  // unqualified function ARN
   // Set when Step Functions no longer wants the result (task timeout, execution stopped).
@@ -64,7 +63,7 @@ struct LambdaContext {
 // ("Exception" when empty) and its message() errorMessage. A handler that throws is treated as
 // raising errorType "Exception" with the exception's what() as errorMessage.
 using LambdaHandler = std::function<StatusOr<boost::json::value>(const boost::json::value& event,
-                                                                  const LambdaContext& context)>;
+                                                                 const LambdaContext& context)>;
 
 struct FunctionOptions {
   // The error JSON's stackTrace whenever the handler raises (a C++ handler has none; the corpus
@@ -73,6 +72,12 @@ struct FunctionOptions {
   // How long one invocation takes in simulated time (see LocalFunctions::RunTime). Zero means
   // "returns at once".
   Duration run_time{};
+  // The function has no effect outside this process: its result (and state it keeps in memory)
+  // is all it does. A durable engine may then run it inside the step that schedules it, before
+  // that step is durable, as Temporal runs local activities: a crash loses the run together
+  // with the step, and it runs again. Never set it for a function that writes files, calls
+  // other services or starts processes.
+  bool local_only = false;
 };
 
 // Where the functions live: fills the ARN parts a FunctionName leaves out.
@@ -130,6 +135,9 @@ class LocalFunctions {
   // completes the task that much later (so a state's TimeoutSeconds can fire first).
   Duration RunTime(const asl::TaskInvocation& task) const;
 
+  // True when `task` runs a function registered with local_only and no run time.
+  bool IsLocalOnly(const asl::TaskInvocation& task) const;
+
   // Runs the function `task` names and shapes the outcome as Step Functions records it (see the
   // file comment). Request ids are UUIDs drawn from `ids`. A task that is not a Lambda task
   // (IsLambdaTask false) fails with error "States.Runtime".
@@ -162,6 +170,9 @@ class LocalFunctions {
   // The function the reference names, given the qualifier in effect: local functions have one
   // version, $LATEST, and no aliases.
   static const Function* Find(const ResolvedName& resolved, std::string_view qualifier);
+  // The function a Lambda task names (its Resource or lambda:invoke's FunctionName, with the
+  // reference's own qualifier), or null.
+  const Function* FunctionFor(const asl::TaskInvocation& task) const;
   // Parses and looks up `text`, remembering the answer: tasks name their function with the same
   // few texts over and over. On success returns the cached entry, or `scratch` filled in when the
   // cache is full; the pointer stays valid until the next Register. Parse errors are not cached.
@@ -199,7 +210,8 @@ class LocalFunctions {
   const Clock& clock_;
   // Written only by Register.
   std::map<std::string, Function, std::less<>> functions_;
-  bool any_run_time_ = false;  // some function has a run_time; written only by Register
+  bool any_run_time_ = false;    // some function has a run_time; written only by Register
+  bool any_local_only_ = false;  // some function is local_only; written only by Register
   // Entries are never erased while const methods run (only Register clears the cache), and
   // unordered_map nodes do not move, so a pointer to an entry outlives the lock.
   mutable std::mutex resolved_mu_;

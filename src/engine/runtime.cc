@@ -66,6 +66,41 @@ struct Effects {
   bool closed = false;
 };
 
+// A call made within a turn, with a live TaskCompleted's outcome.
+struct PendingCall {
+  CallRow call;
+  std::optional<asl::TaskOutcome> outcome;
+};
+
+// Makes a task's outcome what its record will replay to, and returns the record's output text:
+// the execution goes on with the value parsed back from the text, not the handler's, since the
+// two differ where JSON text cannot carry a value (NaN, nesting deeper than the parser accepts,
+// uint64 read back as int64). A result that does not parse back fails the task (States.Runtime).
+std::string MakeRecordable(asl::TaskOutcome& outcome) {
+  if (!outcome.succeeded) return std::string();
+  std::string text = SerializeJson(outcome.output);
+  StatusOr<boost::json::value> replayed = ParseJson(text);
+  if (replayed.ok()) {
+    outcome.output = std::move(*replayed);
+    return text;
+  }
+  outcome = asl::TaskOutcome{};
+  outcome.succeeded = false;
+  outcome.error = "States.Runtime";
+  outcome.cause =
+      "The task's result cannot be recorded as JSON: " + std::string(replayed.status().message());
+  return std::string();
+}
+
+// The key every dispatch of one task attempt carries (LambdaContext::idempotency_key). The
+// token tells apart the iterations of a Map, which share state and attempt; replay hands out
+// the same tokens, so a dispatch after a restart has the same key.
+std::string IdempotencyKey(const OpenExecution& e, const asl::TaskInvocation& task,
+                           uint64_t token) {
+  return e.row.arn + "/" + std::string(task.state_name) + "/" + std::to_string(task.attempt) + "/" +
+         std::to_string(token);
+}
+
 ExecutionEnd EndOf(const OpenExecution& e, WallTime stop) {
   ExecutionEnd end;
   end.status = std::string(asl::ExecutionStatusName(e.execution->status()));
@@ -124,9 +159,10 @@ class Runtime::Impl {
       return Status::Ok();
     });
     if (!status.ok()) return status.WithContext("recovering open executions");
+    std::map<int64_t, CompiledMachine> machines;  // by revision
     for (size_t i = 0; i < rows.size(); ++i) {
       const std::string arn = rows[i].arn;
-      StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(rows[i]), calls[i]);
+      StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(rows[i]), calls[i], &machines);
       if (!e.ok()) {
         // One execution that cannot be rebuilt does not keep the others down.
         recovery_.failed.push_back(arn + ": " + e.status().ToString());
@@ -171,13 +207,27 @@ class Runtime::Impl {
   }
 
   // Rebuilds an execution from its row and calls, without side effects.
-  StatusOr<std::unique_ptr<OpenExecution>> Rebuild(store::ExecutionRow row,
-                                                   const std::vector<CallRow>& calls) const {
-    StatusOr<CompiledMachine> machine = CompileRevision(row);
+  // `machines` (optional) caches compiled revisions: recovery rebuilds many executions of few
+  // revisions, and reading and copying the definition per execution was most of its work.
+  StatusOr<std::unique_ptr<OpenExecution>> Rebuild(
+      store::ExecutionRow row, const std::vector<CallRow>& calls,
+      std::map<int64_t, CompiledMachine>* machines = nullptr) const {
+    StatusOr<CompiledMachine> machine = [&]() -> StatusOr<CompiledMachine> {
+      if (machines != nullptr) {
+        if (auto it = machines->find(row.revision); it != machines->end()) return it->second;
+      }
+      StatusOr<CompiledMachine> compiled = CompileRevision(row);
+      if (compiled.ok() && machines != nullptr) {
+        DropDefinitionText(*compiled);
+        machines->emplace(row.revision, *compiled);
+      }
+      return compiled;
+    }();
     if (!machine.ok()) return machine.status();
     auto e = std::make_unique<OpenExecution>();
     e->row = std::move(row);
     e->machine = std::move(*machine);
+    DropDefinitionText(e->machine);
     e->execution = NewExecution(*e);
     Effects effects;
     for (const CallRow& call : calls) {
@@ -185,7 +235,7 @@ class Runtime::Impl {
         return DataLossError("execution " + e->row.arn + ": call " + std::to_string(call.seq) +
                              " follows call " + std::to_string(e->next_seq - 1));
       }
-      Status status = Apply(*e, call, std::nullopt, nullptr, &effects, /*live=*/false);
+      Status status = ApplyOne(*e, call, std::nullopt, nullptr, &effects, /*live=*/false);
       if (!status.ok()) return status.WithContext("replaying " + e->row.arn);
     }
     return e;
@@ -260,7 +310,75 @@ class Runtime::Impl {
   // TaskCompleted brings its outcome in `live_outcome`. Live calls also make the TaskStarted
   // calls of the tasks they schedule.
   Status Apply(OpenExecution& e, const CallRow& call, std::optional<asl::TaskOutcome> live_outcome,
-               std::vector<CallRow>* turn, Effects* effects, bool live) const {
+               std::vector<CallRow>* turn, Effects* effects, bool live) {
+    if (!live) return ApplyOne(e, call, std::move(live_outcome), nullptr, effects, false);
+    // A live call may imply more calls in the same turn, run from a queue (not by recursion,
+    // so a long chain of instant tasks and retries runs in constant stack):
+    //  - TaskStarted for every task it schedules;
+    //  - for a task whose function has no effect outside this process (local_only), the
+    //    function itself and its TaskCompleted, as Temporal runs local activities: the turn is
+    //    journaled as a whole, and a crash before that loses the run with the turn;
+    //  - TimerFired for a timer due at once (Retry IntervalSeconds 0, Wait 0).
+    using Pending = PendingCall;
+    Fifo<Pending> queue;
+    queue.push_back(Pending{call, std::move(live_outcome)});
+    while (std::optional<Pending> next = queue.pop_front()) {
+      next->call.seq = e.next_seq;
+      asl::Commands commands;
+      HPD_RETURN_IF_ERROR(ApplyOne(e, next->call, std::move(next->outcome), &commands, effects,
+                                   /*live=*/true));
+      turn->push_back(std::move(next->call));
+      const WallTime now = turn->back().now;
+      for (const asl::TaskInvocation& task : commands.run_tasks) {
+        queue.push_back(
+            Pending{CallRow{0, CallKind::kTaskStarted, task.token, now, true, "", "", ""}, {}});
+      }
+      if (turn->back().kind == CallKind::kTaskStarted) {
+        if (std::optional<Pending> completed = RunLocalOnly(e, turn->back().token, now)) {
+          queue.push_back(std::move(*completed));
+        }
+      }
+      for (const asl::TimerRequest& timer : commands.arm_timers) {
+        if (timer.deadline > now || !e.timers.contains(timer.token)) continue;
+        queue.push_back(
+            Pending{CallRow{0, CallKind::kTimerFired, timer.token, now, true, "", "", ""}, {}});
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Runs the task `token` of `e` here and now if its function has no effect outside this
+  // process (FunctionOptions::local_only); returns its TaskCompleted call, or nullopt when the
+  // task is for a worker.
+  std::optional<PendingCall> RunLocalOnly(OpenExecution& e, uint64_t token, WallTime now) {
+    auto it = e.tasks.find(token);
+    if (it == e.tasks.end()) return std::nullopt;
+    TaskEntry& task = it->second;
+    if (!functions_.IsLocalOnly(task.invocation)) return std::nullopt;
+    task.dispatched = true;
+    asl::TaskOutcome outcome =
+        functions_.Invoke(task.invocation, inline_request_ids_, task.cancelled.get(),
+                          IdempotencyKey(e, task.invocation, token));
+    std::string output_text = MakeRecordable(outcome);
+    outcome.parameters = std::move(task.invocation.parameters);  // a retry may reuse them
+    const WallTime completed = std::max(now, Now());
+    CallRow call{0,
+                 CallKind::kTaskCompleted,
+                 token,
+                 completed,
+                 outcome.succeeded,
+                 output_text,
+                 outcome.error,
+                 outcome.cause};
+    return PendingCall{std::move(call), std::move(outcome)};
+  }
+
+  // Applies one call to `e` and records what it asked for. `live_outcome` is a live
+  // TaskCompleted's outcome (replay parses the recorded one); `commands` (optional) receives
+  // the interpreter's commands after Track took the tasks and timers from them.
+  Status ApplyOne(OpenExecution& e, const CallRow& call,
+                  std::optional<asl::TaskOutcome> live_outcome, asl::Commands* commands_out,
+                  Effects* effects, bool live) const {
     asl::Execution& x = *e.execution;
     asl::Commands commands;
     switch (call.kind) {
@@ -308,16 +426,15 @@ class Runtime::Impl {
         break;
     }
     ++e.next_seq;
-    if (live) turn->push_back(call);
     Track(e, commands, call.now, effects, live);
-    if (live) {
-      for (const asl::TaskInvocation& task : commands.run_tasks) {
-        CallRow started{e.next_seq, CallKind::kTaskStarted, task.token, call.now, true, "", "", ""};
-        Status status = Apply(e, started, std::nullopt, turn, effects, live);
-        if (!status.ok()) return status;
-      }
-    }
+    if (commands_out != nullptr) *commands_out = std::move(commands);
     return Status::Ok();
+  }
+
+  // An open execution needs its compiled machine, not the definition's text: that can be large,
+  // and was held once per open execution.
+  static void DropDefinitionText(CompiledMachine& machine) {
+    std::string().swap(machine.row.definition);
   }
 
   void Track(OpenExecution& e, asl::Commands& commands, WallTime now, Effects* effects,
@@ -366,7 +483,9 @@ class Runtime::Impl {
   // the engine thread, `after` runs (with the commit's status) and the effects are carried out.
   void Commit(OpenExecution& e, std::vector<CallRow> turn, Effects effects,
               std::function<void(Status)> after,
-              std::function<Status(store::JournalWriter&)> before = nullptr) {
+              std::function<Status(store::JournalWriter&, const std::optional<ExecutionEnd>& end,
+                                   bool* closed)>
+                  before = nullptr) {
     if (turn.empty() && !before) {
       RunEffects(e, effects);
       if (after) after(Status::Ok());
@@ -387,13 +506,12 @@ class Runtime::Impl {
     }
     auto work = [id, turn = std::move(turn), end,
                  before = std::move(before)](store::JournalWriter& writer) -> Status {
+      bool closed = false;  // `before` wrote the end with the row
       if (before) {
-        if (Status status = before(writer); !status.ok()) return status;
+        if (Status status = before(writer, end, &closed); !status.ok()) return status;
       }
-      for (const CallRow& call : turn) {
-        if (Status status = writer.AppendCall(id, call); !status.ok()) return status;
-      }
-      if (end) {
+      if (Status status = writer.AppendCalls(id, turn); !status.ok()) return status;
+      if (end && !closed) {
         return writer.CloseExecution(id, end->status, end->stop, end->output, end->error,
                                      end->cause);
       }
@@ -492,6 +610,7 @@ class Runtime::Impl {
     e.row.start = Now();
     e.row.trace_header = std::move(request.trace_header);
     e.machine = std::move(request.machine);
+    DropDefinitionText(e.machine);
     e.execution = NewExecution(e);
     e.durable = e.row.type != "EXPRESS";
     e.start_waiters.push_back(std::move(done));
@@ -521,11 +640,20 @@ class Runtime::Impl {
           started.start_waiters.clear();
           RunAfterStart(id);
         },
-        [row = std::move(row)](store::JournalWriter& writer) -> Status {
+        [row = std::move(row)](store::JournalWriter& writer, const std::optional<ExecutionEnd>& end,
+                               bool* closed) mutable -> Status {
           StatusOr<std::optional<store::ExecutionRow>> existing =
               writer.FindExecution(row.state_machine_id, row.name);
           if (!existing.ok()) return existing.status();
           if (*existing) return ExecutionAlreadyExists(row.arn);
+          if (end) {  // ended in its first step: one write instead of an insert and an update
+            row.status = end->status;
+            row.stop = end->stop;
+            row.output = end->output;
+            row.error = end->error;
+            row.cause = end->cause;
+            *closed = true;
+          }
           StatusOr<int64_t> inserted = writer.InsertExecution(row);
           if (inserted.status().code() == StatusCode::kAlreadyExists) {
             return ExecutionAlreadyExists(row.arn);
@@ -654,9 +782,8 @@ class Runtime::Impl {
           done(now);
           RunAfterStart(id);
         },
-        [id, redrive_count, now](store::JournalWriter& writer) {
-          return writer.ReopenExecution(id, redrive_count, now);
-        });
+        [id, redrive_count, now](store::JournalWriter& writer, const std::optional<ExecutionEnd>&,
+                                 bool*) { return writer.ReopenExecution(id, redrive_count, now); });
   }
 
   void TimerFired(int64_t id, uint64_t token) {
@@ -734,10 +861,7 @@ class Runtime::Impl {
     auto job = std::make_shared<Job>();
     job->execution_id = e.row.id;
     job->token = token;
-    // The token tells apart the iterations of a Map, which share state and attempt; replay
-    // hands out the same tokens, so a dispatch after a restart has the same key.
-    job->idempotency_key = e.row.arn + "/" + std::string(task.invocation.state_name) + "/" +
-                           std::to_string(task.invocation.attempt) + "/" + std::to_string(token);
+    job->idempotency_key = IdempotencyKey(e, task.invocation, token);
     // The parameters travel with the job and come back with its outcome (a retry may reuse them).
     job->invocation = std::move(task.invocation);
     task.invocation.state_name = job->invocation.state_name;
@@ -776,24 +900,7 @@ class Runtime::Impl {
       if (job->cancelled->load(std::memory_order_relaxed)) continue;
       asl::TaskOutcome outcome = Invoke(*job, request_ids);
       if (shutting_down_.load()) continue;
-      std::string output_text;
-      if (outcome.succeeded) {
-        // The execution goes on with the value its record will replay to, not the handler's:
-        // the two differ where JSON text cannot carry a value (NaN, nesting deeper than the
-        // parser accepts, uint64 read back as int64).
-        output_text = SerializeJson(outcome.output);
-        StatusOr<boost::json::value> replayed = ParseJson(output_text);
-        if (replayed.ok()) {
-          outcome.output = std::move(*replayed);
-        } else {
-          outcome = asl::TaskOutcome{};
-          outcome.succeeded = false;
-          outcome.error = "States.Runtime";
-          outcome.cause = "The task's result cannot be recorded as JSON: " +
-                          std::string(replayed.status().message());
-          output_text.clear();
-        }
-      }
+      std::string output_text = MakeRecordable(outcome);
       outcome.parameters = std::move(job->invocation.parameters);
       Post([this, job, outcome = std::move(outcome),
             output_text = std::move(output_text)]() mutable {
@@ -960,6 +1067,7 @@ class Runtime::Impl {
   std::unordered_map<std::string, int64_t> by_arn_;
   int64_t next_id_ = 0;
   SystemRandom seeds_;
+  SystemRandom inline_request_ids_;  // Lambda request ids of local_only functions
   RecoveryReport recovery_;
   std::atomic<size_t> open_count_{0};
 

@@ -35,6 +35,8 @@ ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn"
 WITNESS = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:witness"
 WITNESS_SLOW = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:witness_slow"
+# A bench function with no outside effect: the engine runs it inside the step (local_only).
+PREPARE = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:prepare"
 EXECUTIONS = 500
 KILLS = 10
 
@@ -43,7 +45,9 @@ MACHINES = {
         "StartAt": "T1", "States": {
             "T1": {"Type": "Task", "Resource": WITNESS, "Next": "W"},
             "W": {"Type": "Wait", "Seconds": 2, "Next": "T2"},
-            "T2": {"Type": "Task", "Resource": WITNESS_SLOW, "End": True}}},
+            "T2": {"Type": "Task", "Resource": WITNESS_SLOW, "Next": "P"},
+            "P": {"Type": "Task", "Resource": PREPARE, "ResultPath": "$.prepared",
+                  "End": True}}},
     "map": {
         "StartAt": "M", "States": {"M": {
             "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3, "End": True,
@@ -74,7 +78,8 @@ def plan(i):
     kind = list(MACHINES)[i % len(MACHINES)]
     if kind == "chain":
         data = {"id": i}
-        return kind, data, {"id": i, "witnessed": True}
+        return kind, data, {"id": i, "witnessed": True,
+                            "prepared": {"plan": "plan-undefined-undefined", "ready": True}}
     if kind == "map":
         data = {"items": [{"k": i * 10 + j} for j in range(4)]}
         return kind, data, [{"k": i * 10 + j, "witnessed": True} for j in range(4)]
@@ -234,7 +239,10 @@ class CrashTest(unittest.TestCase):
             events = []
             for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
                 events += page["events"]
-            recorded[arn] = sum(1 for e in events if e["type"] == "LambdaFunctionSucceeded")
+            # Witnessed tasks only (prepare leaves no trace outside the engine).
+            recorded[arn] = sum(
+                1 for e in events if e["type"] == "LambdaFunctionSucceeded"
+                and "witnessed" in e["lambdaFunctionSucceededEventDetails"]["output"])
             by_id = {e["id"]: e for e in events}
             for e in events:
                 if e["type"] != "LambdaFunctionSucceeded":
