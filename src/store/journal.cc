@@ -66,15 +66,10 @@ CREATE INDEX executions_by_start ON executions(state_machine_id, start_ns, id);
 CREATE INDEX executions_running ON executions(id) WHERE status = 'RUNNING';
 CREATE TABLE calls (
   execution_id INTEGER NOT NULL,
-  seq INTEGER NOT NULL,
-  kind INTEGER NOT NULL,
-  token INTEGER NOT NULL,
-  now_ns INTEGER NOT NULL,
-  succeeded INTEGER NOT NULL,
-  output TEXT NOT NULL,
-  error TEXT NOT NULL,
-  cause TEXT NOT NULL,
-  PRIMARY KEY (execution_id, seq)
+  first_seq INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (execution_id, first_seq)
 ) WITHOUT ROWID;
 )sql",
 };
@@ -179,6 +174,102 @@ StatusOr<std::vector<Row>> AllRows(Statement& s, From from) {
   return rows;
 }
 
+// A group of calls (one turn of an execution) is stored as one blob: a row per call cost the
+// writer most of its time. Per call: kind (1 byte), token, now (nanoseconds since the
+// previous call's, zigzag), succeeded (1 byte), then output, error and cause, each a length
+// and its bytes; integers as LEB128 varints.
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutText(std::string_view text, std::string* out) {
+  PutVarint(text.size(), out);
+  out->append(text);
+}
+
+void EncodeCalls(const std::vector<CallRow>& calls, std::string* out) {
+  int64_t previous = 0;
+  for (const CallRow& call : calls) {
+    out->push_back(static_cast<char>(call.kind));
+    PutVarint(call.token, out);
+    const int64_t now = Nanos(call.now);
+    const auto delta = static_cast<uint64_t>(now) - static_cast<uint64_t>(previous);
+    const auto signed_delta = static_cast<int64_t>(delta);
+    PutVarint(
+        (static_cast<uint64_t>(signed_delta) << 1) ^ static_cast<uint64_t>(signed_delta >> 63),
+        out);
+    previous = now;
+    out->push_back(call.succeeded ? 1 : 0);
+    PutText(call.output, out);
+    PutText(call.error, out);
+    PutText(call.cause, out);
+  }
+}
+
+class Decoder {
+ public:
+  explicit Decoder(std::string_view data) : data_(data) {}
+  bool Byte(uint8_t* b) {
+    if (pos_ >= data_.size()) return false;
+    *b = static_cast<uint8_t>(data_[pos_++]);
+    return true;
+  }
+  bool Varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b = 0;
+      if (!Byte(&b)) return false;
+      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool Text(std::string* text) {
+    uint64_t size = 0;
+    if (!Varint(&size) || size > data_.size() - pos_) return false;
+    text->assign(data_.substr(pos_, static_cast<size_t>(size)));
+    pos_ += static_cast<size_t>(size);
+    return true;
+  }
+  bool done() const { return pos_ == data_.size(); }
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+Status DecodeCalls(std::string_view data, int64_t first_seq, int64_t count,
+                   std::vector<CallRow>* calls) {
+  Decoder in(data);
+  int64_t previous = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    CallRow call;
+    call.seq = first_seq + i;
+    uint8_t kind = 0, succeeded = 0;
+    uint64_t token = 0, zigzag = 0;
+    if (!in.Byte(&kind) || kind < static_cast<uint8_t>(CallKind::kStart) ||
+        kind > static_cast<uint8_t>(CallKind::kRedrive) || !in.Varint(&token) ||
+        !in.Varint(&zigzag) || !in.Byte(&succeeded) || !in.Text(&call.output) ||
+        !in.Text(&call.error) || !in.Text(&call.cause)) {
+      return DataLossError("call " + std::to_string(call.seq) + " is damaged");
+    }
+    call.kind = static_cast<CallKind>(kind);
+    call.token = token;
+    const auto delta = static_cast<int64_t>((zigzag >> 1) ^ (~(zigzag & 1) + 1));
+    previous = static_cast<int64_t>(static_cast<uint64_t>(previous) + static_cast<uint64_t>(delta));
+    call.now = FromNanos(previous);
+    call.succeeded = succeeded != 0;
+    calls->push_back(std::move(call));
+  }
+  if (!in.done())
+    return DataLossError("calls from " + std::to_string(first_seq) + " have trailing bytes");
+  return Status::Ok();
+}
+
 // Reads shared by the writer (inside its transaction) and the readers.
 class Queries {
  public:
@@ -238,13 +329,11 @@ class Writer final : public JournalWriter {
     prepare("DELETE FROM state_machines WHERE id = ?1", &delete_machine_);
     prepare(
         "INSERT INTO executions (arn, state_machine_id, revision, name, type, input, seed, "
-        "start_ns, status, trace_header, id, state_machine_arn) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-        "?7, ?8, 'RUNNING', ?9, ?10, ?11)",
+        "start_ns, status, trace_header, id, state_machine_arn, stop_ns, output, error, cause) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15, ?16)",
         &insert_execution_);
-    prepare(
-        "INSERT INTO calls (execution_id, seq, kind, token, now_ns, succeeded, output, error, "
-        "cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        &insert_call_);
+    prepare("INSERT INTO calls (execution_id, first_seq, count, data) VALUES (?1, ?2, ?3, ?4)",
+            &insert_call_);
     prepare(
         "UPDATE executions SET status = ?2, stop_ns = ?3, output = ?4, error = ?5, cause = ?6 "
         "WHERE id = ?1",
@@ -314,21 +403,30 @@ class Writer final : public JournalWriter {
     } else {
       insert_execution_.BindNull(10);
     }
-    insert_execution_.Bind(11, row.state_machine_arn);
+    insert_execution_.Bind(11, row.state_machine_arn).Bind(12, row.status);
+    if (row.stop) {
+      insert_execution_.Bind(13, Nanos(*row.stop));
+    } else {
+      insert_execution_.BindNull(13);
+    }
+    insert_execution_.Bind(14, row.output).Bind(15, row.error).Bind(16, row.cause);
     if (Status status = insert_execution_.Run(); !status.ok()) return status;
     return db_.LastInsertRowId();
   }
 
-  Status AppendCall(int64_t execution_id, const CallRow& call) override {
+  Status AppendCalls(int64_t execution_id, const std::vector<CallRow>& calls) override {
+    if (calls.empty()) return Status::Ok();
+    for (size_t i = 1; i < calls.size(); ++i) {
+      if (calls[i].seq != calls[0].seq + static_cast<int64_t>(i)) {
+        return InvalidArgumentError("calls to append must have consecutive seq numbers");
+      }
+    }
+    scratch_.clear();
+    EncodeCalls(calls, &scratch_);
     return insert_call_.Bind(1, execution_id)
-        .Bind(2, call.seq)
-        .Bind(3, static_cast<int64_t>(call.kind))
-        .Bind(4, static_cast<int64_t>(call.token))
-        .Bind(5, Nanos(call.now))
-        .Bind(6, int64_t{call.succeeded ? 1 : 0})
-        .Bind(7, call.output)
-        .Bind(8, call.error)
-        .Bind(9, call.cause)
+        .Bind(2, calls[0].seq)
+        .Bind(3, static_cast<int64_t>(calls.size()))
+        .BindBlob(4, scratch_)
         .Run();
   }
 
@@ -354,6 +452,7 @@ class Writer final : public JournalWriter {
   Queries queries_;
   Statement insert_machine_, insert_revision_, set_revision_, update_details_, delete_machine_,
       insert_execution_, insert_call_, close_execution_, reopen_execution_;
+  std::string scratch_;  // an encoded group of calls
 };
 
 class Reader final : public JournalReader {
@@ -385,15 +484,15 @@ class Reader final : public JournalReader {
                 "ORDER BY e.start_ns DESC, e.id DESC LIMIT ?5",
             &list_executions_after_);
     prepare("SELECT CAST(MAX(id) AS TEXT) FROM executions", &max_id_);
-    prepare("SELECT CAST(COALESCE(MAX(seq) + 1, 0) AS TEXT) FROM calls WHERE execution_id = ?1",
-            &call_count_);
+    prepare(
+        "SELECT CAST(COALESCE(MAX(first_seq + count), 0) AS TEXT) FROM calls WHERE "
+        "execution_id = ?1",
+        &call_count_);
     prepare(std::string("SELECT ") + std::string(kExecutionColumns) +
                 "WHERE e.status = 'RUNNING' ORDER BY e.id",
             &open_);
-    prepare(
-        "SELECT seq, kind, token, now_ns, succeeded, output, error, cause FROM calls WHERE "
-        "execution_id = ?1 ORDER BY seq",
-        &calls_);
+    prepare("SELECT first_seq, count, data FROM calls WHERE execution_id = ?1 ORDER BY first_seq",
+            &calls_);
     return status;
   }
 
@@ -458,18 +557,27 @@ class Reader final : public JournalReader {
   }
   StatusOr<std::vector<CallRow>> Calls(int64_t execution_id) override {
     calls_.Bind(1, execution_id);
-    return AllRows<CallRow>(calls_, [](const Statement& s) {
-      CallRow call;
-      call.seq = s.Int(0);
-      call.kind = static_cast<CallKind>(s.Int(1));
-      call.token = static_cast<uint64_t>(s.Int(2));
-      call.now = FromNanos(s.Int(3));
-      call.succeeded = s.Int(4) != 0;
-      call.output = s.Text(5);
-      call.error = s.Text(6);
-      call.cause = s.Text(7);
-      return call;
-    });
+    std::vector<CallRow> calls;
+    while (true) {
+      StatusOr<bool> row = calls_.Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      const int64_t first = calls_.Int(0);
+      const int64_t count = calls_.Int(1);
+      if (first != static_cast<int64_t>(calls.size())) {
+        calls_.Reset();
+        return DataLossError("execution " + std::to_string(execution_id) + ": its calls go on at " +
+                             std::to_string(first) + " where " + std::to_string(calls.size()) +
+                             " was expected");
+      }
+      Status decoded = DecodeCalls(calls_.Text(2), first, count, &calls);
+      if (!decoded.ok()) {
+        calls_.Reset();
+        return decoded.WithContext("execution " + std::to_string(execution_id));
+      }
+    }
+    calls_.Reset();
+    return calls;
   }
 
  private:

@@ -126,10 +126,12 @@ class JournalWriter {
   virtual StatusOr<std::optional<ExecutionRow>> FindExecution(int64_t state_machine_id,
                                                               std::string_view name) = 0;
   virtual StatusOr<std::optional<StateMachineRow>> FindStateMachine(std::string_view arn) = 0;
-  // kAlreadyExists when the arn or (machine, name) is taken. Uses row.id when it is not 0.
-  // Returns the id.
+  // kAlreadyExists when the arn or (machine, name) is taken. Uses row.id when it is not 0; the
+  // row's status, stop, output, error and cause as given (an execution that ended in its first
+  // step is inserted closed). Returns the id.
   virtual StatusOr<int64_t> InsertExecution(const ExecutionRow& row) = 0;
-  virtual Status AppendCall(int64_t execution_id, const CallRow& call) = 0;
+  // Appends calls with consecutive seq numbers (one turn of the execution), stored together.
+  virtual Status AppendCalls(int64_t execution_id, const std::vector<CallRow>& calls) = 0;
   // Records the end of an execution: status, stop time, output or error/cause. (Its history is
   // not stored: replaying its calls reproduces it.)
   virtual Status CloseExecution(int64_t execution_id, std::string_view status, WallTime stop,

@@ -210,8 +210,7 @@ TEST_F(JournalTest, CallsCloseAndHistoryRoundTrip) {
                       CallRow start{0, CallKind::kStart, 0, At(5), true, "", "", ""};
                       CallRow done{1,     CallKind::kTaskCompleted, 7, At(6), false, "",
                                    "Err", "why \"quoted\""};
-                      if (Status s = w.AppendCall(id, start); !s.ok()) return s;
-                      return w.AppendCall(id, done);
+                      return w.AppendCalls(id, {start, done});
                     }),
               IsOk());
   ASSERT_THAT(journal->Read([&](JournalReader& r) -> Status {
@@ -252,6 +251,69 @@ TEST_F(JournalTest, CallsCloseAndHistoryRoundTrip) {
     return Status::Ok();
   }),
               IsOk());
+}
+
+TEST_F(JournalTest, CallsRoundTripExactlyInGroups) {
+  auto journal = OpenJournal();
+  const int64_t machine = AddMachine(*journal, "m");
+  std::vector<CallRow> written;
+  for (int64_t i = 0; i < 50; ++i) {
+    CallRow call;
+    call.seq = i;
+    call.kind = static_cast<CallKind>(1 + i % 6);
+    call.token = i % 3 == 0 ? ~uint64_t{0} - static_cast<uint64_t>(i) : static_cast<uint64_t>(i);
+    // Times that go back as well as forward, and far from the epoch.
+    call.now = WallTime(std::chrono::nanoseconds(1'700'000'000'000'000'000 + (i % 2 ? -i : i * 7)));
+    call.succeeded = i % 4 != 0;
+    call.output = i % 5 == 0 ? "" : std::string(static_cast<size_t>(i) * 37, 'o');
+    call.error = "E\0rr" + std::to_string(i);
+    call.cause = std::string("\xff\x00\n\"", 4);
+    written.push_back(call);
+  }
+  int64_t id = 0;
+  ASSERT_THAT(
+      Write(*journal,
+            [&](JournalWriter& w) -> Status {
+              auto inserted = w.InsertExecution(Execution(machine, "e", 5));
+              if (!inserted.ok()) return inserted.status();
+              id = *inserted;
+              // Three turns of 1, 20 and 29 calls.
+              HPD_RETURN_IF_ERROR(w.AppendCalls(id, {written.begin(), written.begin() + 1}));
+              HPD_RETURN_IF_ERROR(w.AppendCalls(id, {written.begin() + 1, written.begin() + 21}));
+              return w.AppendCalls(id, {written.begin() + 21, written.end()});
+            }),
+      IsOk());
+  ASSERT_THAT(journal->Read([&](JournalReader& r) -> Status {
+    auto calls = r.Calls(id);
+    if (!calls.ok()) return calls.status();
+    EXPECT_EQ(calls->size(), written.size());
+    for (size_t i = 0; i < calls->size() && i < written.size(); ++i) {
+      const CallRow& got = (*calls)[i];
+      const CallRow& want = written[i];
+      EXPECT_EQ(got.seq, want.seq);
+      EXPECT_EQ(got.kind, want.kind);
+      EXPECT_EQ(got.token, want.token);
+      EXPECT_EQ(got.now, want.now);
+      EXPECT_EQ(got.succeeded, want.succeeded);
+      EXPECT_EQ(got.output, want.output);
+      EXPECT_EQ(got.error, want.error);
+      EXPECT_EQ(got.cause, want.cause);
+    }
+    auto count = r.CallCount(id);
+    EXPECT_TRUE(count.ok() && *count == 50);
+    return Status::Ok();
+  }),
+              IsOk());
+  // A group must continue where the last one ended.
+  EXPECT_THAT(Write(*journal,
+                    [&](JournalWriter& w) {
+                      CallRow gap = written[0];
+                      gap.seq = 51;
+                      CallRow next = gap;
+                      next.seq = 53;
+                      return w.AppendCalls(id, {gap, next});
+                    }),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("consecutive")));
 }
 
 TEST_F(JournalTest, ListsExecutionsNewestFirstInPagesAndByStatus) {
