@@ -612,7 +612,7 @@ class Runtime::Impl {
     e.machine = std::move(request.machine);
     DropDefinitionText(e.machine);
     e.execution = NewExecution(e);
-    e.durable = e.row.type != "EXPRESS";
+    e.durable = request.durable || e.row.type != "EXPRESS";
     e.start_waiters.push_back(std::move(done));
     if (on_end) e.end_waiters.push_back(std::move(on_end));
     const int64_t id = e.row.id;
@@ -645,7 +645,9 @@ class Runtime::Impl {
           StatusOr<std::optional<store::ExecutionRow>> existing =
               writer.FindExecution(row.state_machine_id, row.name);
           if (!existing.ok()) return existing.status();
-          if (*existing) return ExecutionAlreadyExists(row.arn);
+          // Names are unique among STANDARD executions only (AWS: StartExecution is not
+          // idempotent for EXPRESS).
+          if (*existing && row.type != "EXPRESS") return ExecutionAlreadyExists(row.arn);
           if (end) {  // ended in its first step: one write instead of an insert and an update
             row.status = end->status;
             row.stop = end->stop;

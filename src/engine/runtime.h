@@ -74,6 +74,10 @@ struct StartRequest {
   std::string name;
   std::string input;  // JSON text as submitted (validated by the caller)
   std::string trace_header;
+  // Journaled (and so recovered after a crash). Always for STANDARD; for EXPRESS, an
+  // asynchronous start (StartExecution: at least once, as on AWS) is, a synchronous one
+  // (StartSyncExecution: at most once) runs in memory only.
+  bool durable = true;
 };
 
 struct StartResult {
@@ -106,8 +110,9 @@ class Runtime {
   // cannot be rebuilt (its stored definition no longer compiles, its calls do not replay) is
   // listed in recovery().failed and left alone; a journal that cannot be read fails Open.
   //
-  // EXPRESS executions are not journaled: they run in memory, at most once, and a restart
-  // forgets them (AWS keeps no history of them either).
+  // A synchronous EXPRESS execution (StartRequest::durable false) is not journaled: it runs in
+  // memory, at most once, and a restart forgets it. STANDARD and asynchronous EXPRESS
+  // executions are journaled and recovered (at least once). Only STANDARD names are unique.
   [[nodiscard]] static StatusOr<std::unique_ptr<Runtime>> Open(store::Journal& journal,
                                                                const LocalFunctions& functions,
                                                                Clock& clock,

@@ -678,6 +678,7 @@ class StepFunctionsApi::Impl {
     if (start->machine.row.type != "EXPRESS") {
       return reply(TypeNotSupported());
     }
+    start->durable = false;  // synchronous Express: at most once, in memory only
     auto info = std::make_shared<std::tuple<std::string, std::string, std::string, std::string>>(
         start->execution_arn, start->machine.row.arn, start->name, start->input);
     auto shared_reply = std::make_shared<Reply>(std::move(reply));

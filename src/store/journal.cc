@@ -61,7 +61,9 @@ CREATE TABLE executions (
   redrive_ns INTEGER,
   trace_header TEXT NOT NULL DEFAULT ''
 );
-CREATE UNIQUE INDEX executions_by_name ON executions(state_machine_id, name);
+CREATE UNIQUE INDEX executions_by_name ON executions(state_machine_id, name)
+  WHERE type = 'STANDARD';
+CREATE INDEX executions_by_machine_and_name ON executions(state_machine_id, name);
 CREATE INDEX executions_by_start ON executions(state_machine_id, start_ns, id);
 CREATE INDEX executions_running ON executions(id) WHERE status = 'RUNNING';
 CREATE TABLE calls (
