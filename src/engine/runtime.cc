@@ -159,10 +159,9 @@ class Runtime::Impl {
       return Status::Ok();
     });
     if (!status.ok()) return status.WithContext("recovering open executions");
-    std::map<int64_t, CompiledMachine> machines;  // by revision
     for (size_t i = 0; i < rows.size(); ++i) {
       const std::string arn = rows[i].arn;
-      StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(rows[i]), calls[i], &machines);
+      StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(rows[i]), calls[i]);
       if (!e.ok()) {
         // One execution that cannot be rebuilt does not keep the others down.
         recovery_.failed.push_back(arn + ": " + e.status().ToString());
@@ -207,27 +206,13 @@ class Runtime::Impl {
   }
 
   // Rebuilds an execution from its row and calls, without side effects.
-  // `machines` (optional) caches compiled revisions: recovery rebuilds many executions of few
-  // revisions, and reading and copying the definition per execution was most of its work.
-  StatusOr<std::unique_ptr<OpenExecution>> Rebuild(
-      store::ExecutionRow row, const std::vector<CallRow>& calls,
-      std::map<int64_t, CompiledMachine>* machines = nullptr) const {
-    StatusOr<CompiledMachine> machine = [&]() -> StatusOr<CompiledMachine> {
-      if (machines != nullptr) {
-        if (auto it = machines->find(row.revision); it != machines->end()) return it->second;
-      }
-      StatusOr<CompiledMachine> compiled = CompileRevision(row);
-      if (compiled.ok() && machines != nullptr) {
-        DropDefinitionText(*compiled);
-        machines->emplace(row.revision, *compiled);
-      }
-      return compiled;
-    }();
+  StatusOr<std::unique_ptr<OpenExecution>> Rebuild(store::ExecutionRow row,
+                                                   const std::vector<CallRow>& calls) const {
+    StatusOr<CompiledMachine> machine = CompileRevision(row);
     if (!machine.ok()) return machine.status();
     auto e = std::make_unique<OpenExecution>();
     e->row = std::move(row);
     e->machine = std::move(*machine);
-    DropDefinitionText(e->machine);
     e->execution = NewExecution(*e);
     Effects effects;
     for (const CallRow& call : calls) {
@@ -245,9 +230,9 @@ class Runtime::Impl {
     asl::ExecutionInfo info;
     info.execution_arn = e.row.arn;
     info.execution_name = e.row.name;
-    info.state_machine_arn = e.machine.row.arn;
-    info.state_machine_name = e.machine.row.name;
-    info.role_arn = e.machine.row.role_arn;
+    info.state_machine_arn = e.machine.row->arn;
+    info.state_machine_name = e.machine.row->name;
+    info.role_arn = e.machine.row->role_arn;
     info.start_time = e.row.start;
     info.random_seed = e.row.seed;
     // Redrives are calls like the others: replaying them counts them again.
@@ -257,6 +242,8 @@ class Runtime::Impl {
   }
 
   StatusOr<CompiledMachine> CompileRevision(const store::ExecutionRow& row) const {
+    // Recovery rebuilds many executions of few revisions: no journal read once compiled.
+    if (std::optional<CompiledMachine> cached = CachedMachine(row.revision)) return *cached;
     std::optional<store::StateMachineRow> machine;
     Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
       StatusOr<std::optional<store::StateMachineRow>> found =
@@ -287,20 +274,25 @@ class Runtime::Impl {
   }
 
   StatusOr<CompiledMachine> Compile(const store::StateMachineRow& row) const {
-    {
-      std::lock_guard lock(compiled_mu_);
-      if (auto it = compiled_.find(row.revision); it != compiled_.end()) {
-        return CompiledMachine{row, it->second};
-      }
-    }
+    if (std::optional<CompiledMachine> cached = CachedMachine(row.revision)) return *cached;
     asl::ParseResult parsed = asl::ParseDefinition(row.definition);
     if (!parsed.ok()) {
       return DataLossError("the stored definition of " + row.arn + " (revision " + row.revision_id +
                            ") no longer compiles");
     }
+    auto shared_row = std::make_shared<store::StateMachineRow>(row);
+    shared_row->definition.clear();
+    shared_row->definition.shrink_to_fit();
+    CompiledMachine compiled{std::move(shared_row), parsed.machine};
     std::lock_guard lock(compiled_mu_);
-    compiled_.emplace(row.revision, parsed.machine);
-    return CompiledMachine{row, parsed.machine};
+    return compiled_.emplace(row.revision, std::move(compiled)).first->second;
+  }
+
+  std::optional<CompiledMachine> CachedMachine(int64_t revision) const {
+    std::lock_guard lock(compiled_mu_);
+    auto it = compiled_.find(revision);
+    if (it == compiled_.end()) return std::nullopt;
+    return it->second;
   }
 
   // ---- The interpreter side: one call, live or replayed ----
@@ -429,12 +421,6 @@ class Runtime::Impl {
     Track(e, commands, call.now, effects, live);
     if (commands_out != nullptr) *commands_out = std::move(commands);
     return Status::Ok();
-  }
-
-  // An open execution needs its compiled machine, not the definition's text: that can be large,
-  // and was held once per open execution.
-  static void DropDefinitionText(CompiledMachine& machine) {
-    std::string().swap(machine.row.definition);
   }
 
   void Track(OpenExecution& e, asl::Commands& commands, WallTime now, Effects* effects,
@@ -600,17 +586,16 @@ class Runtime::Impl {
     OpenExecution& e = *owned;
     e.row.id = ++next_id_;
     e.row.arn = std::move(request.execution_arn);
-    e.row.state_machine_id = request.machine.row.id;
-    e.row.state_machine_arn = request.machine.row.arn;
-    e.row.revision = request.machine.row.revision;
+    e.row.state_machine_id = request.machine.row->id;
+    e.row.state_machine_arn = request.machine.row->arn;
+    e.row.revision = request.machine.row->revision;
     e.row.name = std::move(request.name);
-    e.row.type = request.machine.row.type;
+    e.row.type = request.machine.row->type;
     e.row.input = std::move(request.input);
     e.row.seed = seeds_.Next();
     e.row.start = Now();
     e.row.trace_header = std::move(request.trace_header);
     e.machine = std::move(request.machine);
-    DropDefinitionText(e.machine);
     e.execution = NewExecution(e);
     e.durable = request.durable || e.row.type != "EXPRESS";
     e.start_waiters.push_back(std::move(done));
@@ -1084,7 +1069,7 @@ class Runtime::Impl {
   mutable uint64_t history_uses_ = 0;                  // guarded by histories_mu_
 
   mutable std::mutex compiled_mu_;
-  mutable std::map<int64_t, std::shared_ptr<const asl::StateMachine>> compiled_;  // by revision
+  mutable std::map<int64_t, CompiledMachine> compiled_;  // by revision
 
   mutable std::mutex broken_mu_;
   Status broken_;  // guarded by broken_mu_: the journal failed; nothing more is accepted

@@ -63,8 +63,11 @@ struct RecoveryReport {
 };
 
 // A state machine revision, compiled; shared by every execution of it.
+// Shared, not copied: every execution of a revision holds the same two.
 struct CompiledMachine {
-  store::StateMachineRow row;  // as of the revision the execution runs
+  // As of the revision the execution runs, without its definition text (the compiled machine
+  // is what runs; the text stays in the journal).
+  std::shared_ptr<const store::StateMachineRow> row;
   std::shared_ptr<const asl::StateMachine> machine;
 };
 
@@ -153,7 +156,7 @@ class Runtime {
   [[nodiscard]] StatusOr<std::vector<asl::HistoryEvent>> ReplayHistory(
       const std::string& execution_arn) const;
 
-  // Compiles `definition` (validated before it was stored), caching it per revision.
+  // Compiles `row`'s definition (validated before it was stored), once per revision.
   [[nodiscard]] StatusOr<CompiledMachine> Compile(const store::StateMachineRow& row) const;
 
   // Executions open in memory right now.

@@ -128,7 +128,7 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
                        const std::string& input = "{}") {
     StartRequest request;
     request.machine = machine;
-    request.execution_arn = std::string(kArnPrefix) + "execution:" + machine.row.name + ":" + name;
+    request.execution_arn = std::string(kArnPrefix) + "execution:" + machine.row->name + ":" + name;
     request.name = name;
     request.input = input;
     return request;

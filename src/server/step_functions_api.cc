@@ -675,12 +675,12 @@ class StepFunctionsApi::Impl {
   void StartSyncExecution(const Request& request, Reply reply) {
     StatusOr<engine::StartRequest> start = ReadStart(request);
     if (!start.ok()) return reply(start.status());
-    if (start->machine.row.type != "EXPRESS") {
+    if (start->machine.row->type != "EXPRESS") {
       return reply(TypeNotSupported());
     }
     start->durable = false;  // synchronous Express: at most once, in memory only
     auto info = std::make_shared<std::tuple<std::string, std::string, std::string, std::string>>(
-        start->execution_arn, start->machine.row.arn, start->name, start->input);
+        start->execution_arn, start->machine.row->arn, start->name, start->input);
     auto shared_reply = std::make_shared<Reply>(std::move(reply));
     runtime_.Start(
         std::move(*start),

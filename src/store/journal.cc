@@ -63,7 +63,6 @@ CREATE TABLE executions (
 );
 CREATE UNIQUE INDEX executions_by_name ON executions(state_machine_id, name)
   WHERE type = 'STANDARD';
-CREATE INDEX executions_by_machine_and_name ON executions(state_machine_id, name);
 CREATE INDEX executions_by_start ON executions(state_machine_id, start_ns, id);
 CREATE INDEX executions_running ON executions(id) WHERE status = 'RUNNING';
 CREATE TABLE calls (
@@ -285,7 +284,7 @@ class Queries {
     prepare(std::string("SELECT ") + std::string(kMachineColumns) + "WHERE m.id = ?1",
             &machine_by_id_);
     prepare(std::string("SELECT ") + std::string(kExecutionColumns) +
-                "WHERE e.state_machine_id = ?1 AND e.name = ?2",
+                "WHERE e.state_machine_id = ?1 AND e.name = ?2 AND e.type = 'STANDARD'",
             &execution_by_name_);
     return status;
   }

@@ -122,7 +122,8 @@ class JournalWriter {
   virtual Status UpdateStateMachineDetails(int64_t id, std::string_view logging,
                                            std::string_view tracing) = 0;
   virtual Status DeleteStateMachine(int64_t id) = 0;
-  // Within the transaction: sees earlier work of the same batch.
+  // The STANDARD execution of that machine with that name (names are unique among those
+  // only). Within the transaction: sees earlier work of the same batch.
   virtual StatusOr<std::optional<ExecutionRow>> FindExecution(int64_t state_machine_id,
                                                               std::string_view name) = 0;
   virtual StatusOr<std::optional<StateMachineRow>> FindStateMachine(std::string_view arn) = 0;
