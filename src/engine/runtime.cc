@@ -18,6 +18,7 @@
 #include "common/fifo.h"
 #include "common/json.h"
 #include "common/random.h"
+#include "common/utf8.h"
 
 namespace hpd::engine {
 namespace {
@@ -76,9 +77,57 @@ struct PendingCall {
 // the execution goes on with the value parsed back from the text, not the handler's, since the
 // two differ where JSON text cannot carry a value (NaN, nesting deeper than the parser accepts,
 // uint64 read back as int64). A result that does not parse back fails the task (States.Runtime).
+// True when ParseJson(SerializeJson(value)) is `value` exactly, kinds included: nesting within
+// the parser's limit, finite doubles (printed so that they read back), no uint64 (read back as
+// int64), strings and keys of well-formed UTF-8 (others are repaired when printed). Cheaper
+// than parsing the text back, which is then needed only for the rare value that fails this.
+bool WellFormedUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const size_t length = Utf8SequenceLength(text, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+bool RoundTripsExactly(const boost::json::value& value, size_t depth = 0) {
+  switch (value.kind()) {
+    case boost::json::kind::null:
+    case boost::json::kind::bool_:
+    case boost::json::kind::int64:
+      return true;
+    case boost::json::kind::uint64:
+      return false;
+    case boost::json::kind::double_:
+      return std::isfinite(value.get_double());
+    case boost::json::kind::string:
+      return WellFormedUtf8(value.get_string());
+    case boost::json::kind::array:
+      if (depth + 1 > kMaxJsonDepth) return false;
+      for (const boost::json::value& item : value.get_array()) {
+        if (!RoundTripsExactly(item, depth + 1)) return false;
+      }
+      return true;
+    case boost::json::kind::object:
+      if (depth + 1 > kMaxJsonDepth) return false;
+      for (const auto& member : value.get_object()) {
+        if (!WellFormedUtf8(member.key()) || !RoundTripsExactly(member.value(), depth + 1)) {
+          return false;
+        }
+      }
+      return true;
+  }
+  return false;
+}
+
 std::string MakeRecordable(asl::TaskOutcome& outcome) {
   if (!outcome.succeeded) return std::string();
   std::string text = SerializeJson(outcome.output);
+  if (RoundTripsExactly(outcome.output)) return text;
   StatusOr<boost::json::value> replayed = ParseJson(text);
   if (replayed.ok()) {
     outcome.output = std::move(*replayed);

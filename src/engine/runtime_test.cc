@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/json/value.hpp>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -57,6 +58,17 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
                         return event;
                       })
             .ok());
+    ASSERT_TRUE(functions_
+                    .Register("Odd",
+                              [](const boost::json::value&,
+                                 const LambdaContext&) -> StatusOr<boost::json::value> {
+                                // Values JSON text cannot carry as they are.
+                                return boost::json::value(boost::json::object{
+                                    {"unsigned", uint64_t{5}},
+                                    {"nan", std::numeric_limits<double>::quiet_NaN()},
+                                    {"text", "ok"}});
+                              })
+                    .ok());
     ASSERT_TRUE(functions_
                     .Register("Block",
                               [this](const boost::json::value& event,
@@ -359,6 +371,24 @@ TEST_F(RuntimeTest, RedriveRunsAFailedExecutionAgainAndReplaysTheSame) {
   StatusOr<WallTime> refused = again.get_future().get();
   EXPECT_THAT(refused.status(), StatusIs(StatusCode::kFailedPrecondition, HasSubstr("SUCCEEDED")));
   EXPECT_EQ(refused.status().error_name(), "ExecutionNotRedrivable");
+}
+
+TEST_F(RuntimeTest, ALiveRunAndItsReplayAgreeOnValuesJsonCannotCarry) {
+  OpenRuntime(0);
+  CompiledMachine machine = AddMachine("m", R"({"StartAt":"T","States":{
+    "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Odd",
+         "Next":"C"},
+    "C":{"Type":"Choice","Choices":[{"Variable":"$.unsigned","NumericEquals":5,"Next":"Yes"}],
+         "Default":"No"},
+    "Yes":{"Type":"Succeed"},
+    "No":{"Type":"Fail","Error":"Differs"}}})");
+  ExecutionEnd end = Run(Request(machine, "e1"));
+  EXPECT_EQ(end.status, "SUCCEEDED");
+  // The execution went on with what its record replays to: NaN became null.
+  EXPECT_EQ(end.output, std::optional<std::string>(R"({"unsigned":5,"nan":null,"text":"ok"})"));
+  auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_EQ(history->back().details.Find("output"), std::optional<std::string_view>(*end.output));
 }
 
 }  // namespace
