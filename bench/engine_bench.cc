@@ -18,13 +18,13 @@
 // retry-interval override. The child prints one JSON line; the parent prints a table and writes
 // --json.
 //
+// The workloads, their checks and the measuring tools are bench/workloads.h's, shared with
+// durable_bench.
+//
 // Timing uses std::chrono::steady_clock directly: this is a benchmark, not engine logic.
 // Peak RSS is getrusage(RUSAGE_SELF).ru_maxrss of the child; VmHWM of /proc/self/status (which an
 // exec never inherits) is reported beside it as a cross-check.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,7 +36,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -48,7 +47,7 @@
 
 #include "asl/history.h"
 #include "asl/interpreter.h"
-#include "asl/parser.h"
+#include "bench/workloads.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/random.h"
@@ -57,8 +56,6 @@
 #include "engine/in_memory_executor.h"
 #include "engine/local_functions.h"
 
-extern char** environ;
-
 #ifndef HPD_BENCH_SHARED_DIR
 #define HPD_BENCH_SHARED_DIR "../shared"
 #endif
@@ -66,112 +63,13 @@ extern char** environ;
 namespace {
 
 namespace json = boost::json;
-using SteadyClock = std::chrono::steady_clock;
-
-// The workloads (workloads/README.md).
-
-struct Workload {
-  std::string name;
-  std::string asl;
-  std::string input;
-  int64_t expect_states;
-  std::string expect_error;         // non-empty: the execution must fail with this error
-  int64_t expect_lambda_calls = 0;  // LambdaFunctionScheduled events; 0: not checked
-  // Checks a successful execution's output; returns "" or what is wrong.
-  std::function<std::string(const json::value& output, const json::value& input)> check;
-};
-
-const json::value* At(const json::value& v, std::initializer_list<std::string_view> keys) {
-  const json::value* cur = &v;
-  for (std::string_view k : keys) {
-    const json::object* o = cur->if_object();
-    if (o == nullptr) return nullptr;
-    cur = o->if_contains(k);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
-}
-
-bool Is(const json::value* v, const json::value& expected) {
-  return v != nullptr && *v == expected;
-}
-
-std::string CheckRetryCatch(const json::value& r, const json::value&) {
-  if (!Is(At(r, {"last"}), json::value{{"ok", true}, {"n", 99}, {"attempt", 3}})) {
-    return "last != {ok:true, n:99, attempt:3}";
-  }
-  if (At(r, {"error"}) != nullptr) return "output has an error member";
-  return "";
-}
-
-std::vector<Workload> AllWorkloads() {
-  std::vector<Workload> w;
-  w.push_back({"pass_chain_1000", "pass_chain_1000.asl.json", "pass_chain_1000.input.json", 1000,
-               "", 0, [](const json::value& r, const json::value&) -> std::string {
-                 if (!Is(At(r, {"last", "step"}), 999)) return "last.step != 999";
-                 if (!Is(At(r, {"last", "value"}), 42)) return "last.value != 42";
-                 if (!Is(At(r, {"value"}), 42)) return "value != 42";
-                 return "";
-               }});
-  w.push_back({"choice_loop", "choice_loop.asl.json", "choice_loop.input.json", 20003, "", 0,
-               [](const json::value& r, const json::value&) -> std::string {
-                 if (!Is(At(r, {"i"}), 10000)) return "i != 10000";
-                 if (!Is(At(r, {"label"}), "loop")) return "label != \"loop\"";
-                 return "";
-               }});
-  w.push_back({"map_1000", "map_1000.asl.json", "map_1000.input.json", 3001, "", 0,
-               [](const json::value& r, const json::value& in) -> std::string {
-                 const json::value* results = At(r, {"results"});
-                 if (results == nullptr || !results->is_array()) return "no results array";
-                 const json::array& a = results->get_array();
-                 if (a.size() != 1000) return "results has " + std::to_string(a.size()) + " items";
-                 for (int64_t k = 0; k < 1000; ++k) {
-                   const json::value expected{{"index", k}, {"id", k}, {"w", k % 7}};
-                   if (a[static_cast<size_t>(k)] != expected) {
-                     return "results[" + std::to_string(k) +
-                            "] = " + hpd::SerializeJson(a[static_cast<size_t>(k)]);
-                   }
-                 }
-                 if (!Is(At(r, {"items"}), *At(in, {"items"}))) return "items changed";
-                 return "";
-               }});
-  w.push_back({"parallel_fanout", "parallel_fanout.asl.json", "parallel_fanout.input.json", 10101,
-               "", 0, [](const json::value& r, const json::value& in) -> std::string {
-                 const json::array* a = r.if_array();
-                 const json::array& items = At(in, {"items"})->as_array();
-                 if (a == nullptr || a->size() != items.size()) return "not 100 arrays";
-                 for (size_t i = 0; i < a->size(); ++i) {
-                   const json::array* inner = (*a)[i].if_array();
-                   if (inner == nullptr || inner->size() != 10) return "item " + std::to_string(i);
-                   for (const json::value& x : *inner) {
-                     if (x != items[i]) return "item " + std::to_string(i) + " has a wrong copy";
-                   }
-                 }
-                 return "";
-               }});
-  w.push_back({"retry_catch", "retry_catch.asl.json", "retry_catch.input.json", 101, "", 300,
-               CheckRetryCatch});
-  w.push_back({"retry_catch_spec", "retry_catch_spec.asl.json", "retry_catch.input.json", 101, "",
-               300, CheckRetryCatch});
-  w.push_back({"hyperpod_like", "hyperpod_like.asl.json", "hyperpod_like.input.json", 5, "", 4,
-               [](const json::value& r, const json::value&) -> std::string {
-                 if (!Is(At(r, {"persist", "persisted"}), true)) return "persist.persisted";
-                 if (!Is(At(r, {"persist", "key"}), "hp-cluster-1/task-hp-cluster-1-0001")) {
-                   return "persist.key";
-                 }
-                 if (!Is(At(r, {"run", "taskId"}), "task-hp-cluster-1-0001")) return "run.taskId";
-                 if (At(r, {"run", "ignored"}) != nullptr) return "run.ignored present";
-                 return "";
-               }});
-  w.push_back({"hyperpod_like_fail", "hyperpod_like.asl.json", "hyperpod_like_fail.input.json", 6,
-               "DeploymentFailed", 5, nullptr});
-  return w;
-}
-
-// The set run by default: the peer's DEFAULT_SET (retry_catch_spec only on request).
-const std::vector<std::string> kDefaultSet = {"pass_chain_1000",   "choice_loop", "map_1000",
-                                              "parallel_fanout",   "retry_catch", "hyperpod_like",
-                                              "hyperpod_like_fail"};
+using hpd::bench::ChildResult;
+using hpd::bench::Fixed;
+using hpd::bench::MaxRssMiB;
+using hpd::bench::Ms;
+using hpd::bench::ProcStatusMiB;
+using hpd::bench::SteadyClock;
+using hpd::bench::Workload;
 
 struct Options {
   std::string workloads_dir;
@@ -183,36 +81,6 @@ struct Options {
   std::string once;
   int64_t repeat = 0;  // --repeat N: run exactly N executions and report RSS as they go
 };
-
-std::optional<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-double MaxRssMiB() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // KiB on Linux
-}
-
-// A "VmHWM:" / "VmRSS:" line of /proc/self/status, in MiB (0 if unreadable).
-double ProcStatusMiB(std::string_view key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with(key)) return std::strtod(line.c_str() + key.size(), nullptr) / 1024.0;
-  }
-  return 0;
-}
-
-double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-bool IsStateEntered(hpd::asl::HistoryEventType type) {
-  return HistoryEventTypeName(type).ends_with("StateEntered");
-}
 
 // One workload, in this process. Prints one JSON line on stdout; returns the exit code.
 class WorkloadRun {
@@ -233,19 +101,9 @@ class WorkloadRun {
 
   // Parses the definition and the input and registers the functions. "" or what is wrong.
   std::string Load() {
-    const std::filesystem::path dir(opt_.workloads_dir);
-    auto def = ReadFile(dir / w_.asl);
-    auto in = ReadFile(dir / w_.input);
-    if (!def || !in) return "cannot read " + (dir / (def ? w_.input : w_.asl)).string();
-    const auto t0 = SteadyClock::now();
-    hpd::asl::ParseResult parsed = hpd::asl::ParseDefinition(*def);
-    parse_ms_ = Ms(SteadyClock::now() - t0);
-    if (!parsed.ok()) return w_.asl + " is invalid:\n" + DiagnosticsToText(parsed.diagnostics);
-    machine_ = parsed.machine;
-    input_text_ = std::move(*in);
-    auto input = hpd::ParseJson(input_text_);
-    if (!input.ok()) return w_.input + ": " + input.status().ToString();
-    input_ = std::move(input).value();
+    if (std::string e = hpd::bench::LoadWorkload(w_, opt_.workloads_dir, &loaded_); !e.empty()) {
+      return e;
+    }
     hpd::Status s = hpd::engine::RegisterBenchFunctions(functions_);
     if (!s.ok()) return s.ToString();
     return "";
@@ -267,20 +125,14 @@ class WorkloadRun {
     info.express = true;
     ++count_;
     const hpd::WallTime start = info.start_time;
-    auto execution = std::make_unique<hpd::asl::Execution>(machine_, std::move(info));
-    hpd::Status run = executor_.RunToCompletion(*execution, input_, input_text_, start);
+    auto execution = std::make_unique<hpd::asl::Execution>(loaded_.machine, std::move(info));
+    hpd::Status run =
+        executor_.RunToCompletion(*execution, loaded_.input, loaded_.input_text, start);
     if (!run.ok()) return run.ToString();
-    const bool want_failure = !w_.expect_error.empty();
-    const auto status = execution->status();
-    if (want_failure) {
-      if (status != hpd::asl::ExecutionStatus::kFailed || execution->error() != w_.expect_error) {
-        return "expected FAILED with " + w_.expect_error + ", got " +
-               std::string(ExecutionStatusName(status)) + " " + execution->error() + " " +
-               execution->cause();
-      }
-    } else if (status != hpd::asl::ExecutionStatus::kSucceeded) {
-      return "expected SUCCEEDED, got " + std::string(ExecutionStatusName(status)) + ": " +
-             execution->error() + " " + execution->cause();
+    if (std::string wrong = hpd::bench::CheckStatus(w_, ExecutionStatusName(execution->status()),
+                                                    execution->error(), execution->cause());
+        !wrong.empty()) {
+      return wrong;
     }
     if (out != nullptr) *out = std::move(execution);
     return "";
@@ -305,26 +157,9 @@ class WorkloadRun {
     std::unique_ptr<hpd::asl::Execution> execution;
     std::string error = RunOnce(&execution);
     if (!error.empty()) return error;
-    history_events_ = static_cast<int64_t>(execution->history().size());
-    for (const auto& e : execution->history()) {
-      if (IsStateEntered(e.type)) ++states_entered_;
-      if (e.type == hpd::asl::HistoryEventType::kLambdaFunctionScheduled) ++lambda_calls_;
-    }
-    if (states_entered_ != w_.expect_states) {
-      return "history has " + std::to_string(states_entered_) +
-             " StateEntered events, the workloads README says " + std::to_string(w_.expect_states);
-    }
-    if (w_.expect_lambda_calls != 0 && lambda_calls_ != w_.expect_lambda_calls) {
-      return "history has " + std::to_string(lambda_calls_) +
-             " LambdaFunctionScheduled events, expected " + std::to_string(w_.expect_lambda_calls);
-    }
-    if (w_.check) {
-      auto output = hpd::ParseJson(execution->output().value_or("null"));
-      if (!output.ok()) return "output is not JSON: " + output.status().ToString();
-      std::string wrong = w_.check(*output, input_);
-      if (!wrong.empty()) return "wrong output (" + wrong + ")";
-    }
-    return "";
+    counts_ = hpd::bench::CountHistory(execution->history());
+    if (std::string wrong = hpd::bench::CheckCounts(w_, counts_); !wrong.empty()) return wrong;
+    return hpd::bench::CheckOutput(loaded_, execution->output());
   }
 
   int Measure() {
@@ -353,10 +188,7 @@ class WorkloadRun {
 
     std::vector<double> sorted = lat;
     std::sort(sorted.begin(), sorted.end());
-    auto q = [&](double p) {
-      const auto k = static_cast<size_t>(std::ceil(p * static_cast<double>(n)));
-      return sorted[std::min(n - 1, k == 0 ? 0 : k - 1)];
-    };
+    auto q = [&](double p) { return hpd::bench::Quantile(sorted, p); };
     double sum = 0;
     for (double x : sorted) sum += x;
     const double secs = total_ms / 1000.0;
@@ -365,12 +197,12 @@ class WorkloadRun {
     r["engine"] = "hpdeploy asl::Execution (in memory, time-scale 0)";
     r["n"] = n;
     r["totalS"] = secs;
-    r["statesPerExec"] = states_entered_;
-    r["stateEnteredEventsLogged"] = states_entered_;
-    r["historyEventsPerExec"] = history_events_;
-    r["lambdaInvocationsPerExec"] = lambda_calls_;
+    r["statesPerExec"] = counts_.states_entered;
+    r["stateEnteredEventsLogged"] = counts_.states_entered;
+    r["historyEventsPerExec"] = counts_.events;
+    r["lambdaInvocationsPerExec"] = counts_.lambda_calls;
     r["execPerSec"] = static_cast<double>(n) / secs;
-    r["statesPerSec"] = static_cast<double>(n) * static_cast<double>(states_entered_) / secs;
+    r["statesPerSec"] = static_cast<double>(n) * static_cast<double>(counts_.states_entered) / secs;
     r["meanMs"] = sum / static_cast<double>(n);
     r["p50Ms"] = q(0.5);
     r["p99Ms"] = q(0.99);
@@ -379,7 +211,7 @@ class WorkloadRun {
     r["peakRssKernelMiB"] = MaxRssMiB();
     r["vmHwmMiB"] = ProcStatusMiB("VmHWM:");
     r["rssBeforeLoopMiB"] = rss_before;
-    r["parseMs"] = parse_ms_;
+    r["parseMs"] = loaded_.parse_ms;
     r["warmupN"] = warm_n;
     r["verified"] = "yes";
     std::cout << hpd::SerializeJson(r) << std::endl;
@@ -400,60 +232,12 @@ class WorkloadRun {
   hpd::engine::LocalFunctions functions_;
   hpd::SeededRandom ids_;
   hpd::engine::InMemoryExecutor executor_;
-  std::shared_ptr<const hpd::asl::StateMachine> machine_;
-  json::value input_;
-  std::string input_text_;
+  hpd::bench::LoadedWorkload loaded_;
   uint64_t count_ = 0;
-  double parse_ms_ = 0;
-  int64_t states_entered_ = 0;
-  int64_t history_events_ = 0;
-  int64_t lambda_calls_ = 0;
+  hpd::bench::HistoryCounts counts_;
 };
 
 // Parent: one child per workload.
-
-struct ChildResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-ChildResult SpawnChild(const std::vector<std::string>& argv) {
-  ChildResult result;
-  int fds[2];
-  if (pipe(fds) != 0) return result;
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  posix_spawn_file_actions_addclose(&actions, fds[1]);
-  pid_t pid = 0;
-  const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    std::cerr << "posix_spawn failed: " << rc << "\n";
-    return result;
-  }
-  char buf[4096];
-  ssize_t got;
-  while ((got = read(fds[0], buf, sizeof buf)) > 0)
-    result.out.append(buf, static_cast<size_t>(got));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
-
-std::string Fixed(double x, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
-  return buf;
-}
 
 double Num(const json::object& o, std::string_view k) {
   const json::value* v = o.if_contains(k);
@@ -465,9 +249,9 @@ int RunDriver(const Options& opt, const std::vector<std::string>& names) {
   bool all_ok = true;
   for (const std::string& name : names) {
     std::cerr << "[" << name << "] running (~" << opt.target_s + opt.warmup_s << " s)...\n";
-    ChildResult c =
-        SpawnChild({"engine_bench", "--child", "--only", name, "--workloads", opt.workloads_dir,
-                    "--target-s", Fixed(opt.target_s, 3), "--warmup-s", Fixed(opt.warmup_s, 3)});
+    ChildResult c = hpd::bench::SpawnSelf({"engine_bench", "--child", "--only", name, "--workloads",
+                                           opt.workloads_dir, "--target-s", Fixed(opt.target_s, 3),
+                                           "--warmup-s", Fixed(opt.warmup_s, 3)});
     std::string line;
     std::istringstream lines(c.out);
     for (std::string l; std::getline(lines, l);) {
@@ -534,22 +318,13 @@ int RunDriver(const Options& opt, const std::vector<std::string>& names) {
   return all_ok ? 0 : 1;
 }
 
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string part; std::getline(in, part, ',');) {
-    if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
-
 int Usage() {
   std::cerr << "usage: engine_bench [--workloads DIR] [--target-s T] [--warmup-s W] "
                "[--only a,b,...] [--json FILE]\n"
                "       engine_bench --once NAME [--workloads DIR]\n"
                "       engine_bench --repeat N --only NAME [--workloads DIR]\n"
-               "workloads: pass_chain_1000 choice_loop map_1000 parallel_fanout retry_catch "
-               "retry_catch_spec hyperpod_like hyperpod_like_fail\n";
+               "workloads: "
+            << hpd::bench::WorkloadNames() << "\n";
   return 2;
 }
 
@@ -574,7 +349,7 @@ int main(int argc, char** argv) {
       else if (a == "--warmup-s")
         opt.warmup_s = std::stod(value());
       else if (a == "--only")
-        opt.only = Split(value());
+        opt.only = hpd::bench::SplitList(value());
       else if (a == "--json")
         opt.json_path = value();
       else if (a == "--child")
@@ -591,20 +366,8 @@ int main(int argc, char** argv) {
     }
   }
   if (opt.target_s <= 0 || opt.warmup_s < 0) return Usage();
-  if (opt.workloads_dir.empty()) {
-    opt.workloads_dir = "../shared/bench/workloads";
-    if (!std::filesystem::exists(opt.workloads_dir)) {
-      opt.workloads_dir = HPD_BENCH_SHARED_DIR "/bench/workloads";
-    }
-  }
-
-  const std::vector<Workload> workloads = AllWorkloads();
-  auto find = [&](const std::string& name) -> const Workload* {
-    for (const Workload& w : workloads) {
-      if (w.name == name) return &w;
-    }
-    return nullptr;
-  };
+  opt.workloads_dir = hpd::bench::WorkloadsDir(opt.workloads_dir, HPD_BENCH_SHARED_DIR);
+  auto find = [](const std::string& name) { return hpd::bench::FindWorkload(name); };
 
   if (opt.repeat > 0) {
     if (opt.only.size() != 1 || find(opt.only[0]) == nullptr) return Usage();
@@ -626,7 +389,8 @@ int main(int argc, char** argv) {
     return run.Measure();
   }
 
-  const std::vector<std::string> names = opt.only.empty() ? kDefaultSet : opt.only;
+  const std::vector<std::string> names =
+      opt.only.empty() ? hpd::bench::DefaultWorkloadSet() : opt.only;
   for (const std::string& n : names) {
     if (find(n) == nullptr) {
       std::cerr << "unknown workload " << n << "\n";

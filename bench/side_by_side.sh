@@ -3,12 +3,17 @@
 # same run, on the same machine; then the cold start of both.
 #
 #   bench/side_by_side.sh [--target-s T] [--only a,b,...] [--runs R] [--build-dir DIR]
+#                         [--durable [--concurrency C] [--workers N]]
 #
 #   --target-s T   seconds of timed executions per workload and engine (default 8, as the
 #                  baseline); warm-up is >= 1 s on top, for both
 #   --only a,b     workloads to run (default: the peer's default set)
-#   --runs R       cold-start runs per engine (default 15)
-#   --build-dir    where build/bin/{engine_bench,hpdeploy} are (default: <repo>/build)
+#   --runs R       cold-start runs per engine (default 15; 0 skips the cold start)
+#   --build-dir    where build/bin/{engine_bench,durable_bench,hpdeploy} are (default: <repo>/build)
+#   --durable      ours is durable_bench (engine::Runtime, journal with fsync, C executions in
+#                  flight) instead of engine_bench; target >= 5x the peer's in-memory states/s;
+#                  no cold start (--runs 0)
+#   --concurrency C, --workers N   passed to durable_bench (defaults 64 and 2)
 #
 # Needs the npm registry (the peer and Node 22 are npm packages) and a build of engine_bench and
 # hpdeploy. Installs into a temporary folder that is removed on exit:
@@ -29,10 +34,13 @@ BUILD=$REPO/build
 TARGET_S=8
 ONLY=""
 RUNS=15
+MODE=memory
+CONCURRENCY=64
+WORKERS=2
 DEFAULT_SET="pass_chain_1000 choice_loop map_1000 parallel_fanout retry_catch hyperpod_like hyperpod_like_fail"
 
 usage() {
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -41,6 +49,9 @@ while [ $# -gt 0 ]; do
     --only) ONLY=${2:?--only needs a value}; shift 2 ;;
     --runs) RUNS=${2:?--runs needs a value}; shift 2 ;;
     --build-dir) BUILD=${2:?--build-dir needs a value}; shift 2 ;;
+    --durable) MODE=durable; RUNS=0; shift ;;
+    --concurrency) CONCURRENCY=${2:?--concurrency needs a value}; shift 2 ;;
+    --workers) WORKERS=${2:?--workers needs a value}; shift 2 ;;
     -h|--help) usage ;;
     *) echo "unknown option: $1" >&2; usage ;;
   esac
@@ -50,8 +61,15 @@ log() { printf '[side-by-side %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[side-by-side] ERROR: %s\n' "$*" >&2; exit 1; }
 
 ENGINE_BENCH=$BUILD/bin/engine_bench
+DURABLE_BENCH=$BUILD/bin/durable_bench
 HPDEPLOY=$BUILD/bin/hpdeploy
-[ -x "$ENGINE_BENCH" ] || die "$ENGINE_BENCH not found: cmake --build $BUILD --target engine_bench hpdeploy"
+if [ "$MODE" = durable ]; then
+  [ -x "$DURABLE_BENCH" ] || die "$DURABLE_BENCH not found: cmake --build $BUILD --target durable_bench"
+  OURS=("$DURABLE_BENCH" --concurrency "$CONCURRENCY" --workers "$WORKERS")
+else
+  [ -x "$ENGINE_BENCH" ] || die "$ENGINE_BENCH not found: cmake --build $BUILD --target engine_bench hpdeploy"
+  OURS=("$ENGINE_BENCH")
+fi
 [ -d "$PEER_SRC" ] || die "peer harness not found at $PEER_SRC (set HPD_SHARED_DIR)"
 [ -d "$WORKLOADS" ] || die "workloads not found at $WORKLOADS (set HPD_SHARED_DIR)"
 command -v npm > /dev/null || die "npm is not installed (needed to install the peer and Node 22)"
@@ -100,8 +118,8 @@ NAMES=${ONLY//,/ }
 mkdir "$TMP/results"
 FAILED=0
 for w in $NAMES; do
-  log "[$w] ours: engine_bench --only $w --target-s $TARGET_S"
-  if ! "$ENGINE_BENCH" --workloads "$WORKLOADS" --only "$w" --target-s "$TARGET_S" \
+  log "[$w] ours: $(basename "${OURS[0]}") ${OURS[*]:1} --only $w --target-s $TARGET_S"
+  if ! "${OURS[@]}" --workloads "$WORKLOADS" --only "$w" --target-s "$TARGET_S" \
       --json "$TMP/results/ours.$w.json" > "$TMP/results/ours.$w.txt" 2> "$TMP/results/ours.$w.err"; then
     sed 's/^/    /' "$TMP/results/ours.$w.err" >&2
     log "[$w] ours FAILED"
@@ -116,67 +134,77 @@ for w in $NAMES; do
   fi
 done
 
-# Cold start: the whole process, from exec to exit, for one hyperpod_like execution.
-HYPER="const {StateMachine}=require('aws-local-stepfunctions');const fs=require('fs');const h=require('./handlers.cjs');\
+OURS_LABEL=""
+TIMER=""
+: > "$TMP/cold.ours"; : > "$TMP/cold.peer"
+if [ "$RUNS" -gt 0 ]; then
+  # Cold start: the whole process, from exec to exit, for one hyperpod_like execution.
+  HYPER="const {StateMachine}=require('aws-local-stepfunctions');const fs=require('fs');const h=require('./handlers.cjs');\
 const def=JSON.parse(fs.readFileSync('../workloads/hyperpod_like.asl.json','utf8'));\
 const input=JSON.parse(fs.readFileSync('../workloads/hyperpod_like.input.json','utf8'));\
 new StateMachine(def).run(input,{overrides:{taskResourceLocalHandlers:h.hyperpodHandlers}}).result\
 .then(r=>{if(!r.persist||r.persist.persisted!==true){console.error('bad output');process.exit(1)}});"
-# The peer's coldstart.sh variant hyperpod_once, copied verbatim: keep them in step.
-grep -qF "new StateMachine(def).run(input,{overrides:{taskResourceLocalHandlers:h.hyperpodHandlers}})" \
-  "$TMP/peer/coldstart.sh" || log "WARNING: coldstart.sh's hyperpod_once variant changed; update HYPER here"
+  # The peer's coldstart.sh variant hyperpod_once, copied verbatim: keep them in step.
+  grep -qF "new StateMachine(def).run(input,{overrides:{taskResourceLocalHandlers:h.hyperpodHandlers}})" \
+    "$TMP/peer/coldstart.sh" || log "WARNING: coldstart.sh's hyperpod_once variant changed; update HYPER here"
 
-OURS_LABEL="hpdeploy run hyperpod_like.asl.json --input @hyperpod_like.input.json --time-scale 0"
-OURS_CMD=("$HPDEPLOY" run "$WORKLOADS/hyperpod_like.asl.json" --input "@$WORKLOADS/hyperpod_like.input.json" --time-scale 0)
-# (`hpdeploy run --help` cannot tell: the top-level --help answers it with exit 0.)
-if [ ! -x "$HPDEPLOY" ] || ! "$HPDEPLOY" --help 2> /dev/null | grep -qE '^ +run +'; then
-  log "WARNING: $HPDEPLOY has no 'run' command yet; cold start of ours uses the stand-in 'engine_bench --once hyperpod_like' (parse + one checked execution)"
-  OURS_LABEL="STAND-IN engine_bench --once hyperpod_like (hpdeploy run missing)"
-  OURS_CMD=("$ENGINE_BENCH" --workloads "$WORKLOADS" --once hyperpod_like)
-elif ! "${OURS_CMD[@]}" > "$TMP/ours-run.out" 2> "$TMP/ours-run.err" ||
-    ! grep -q '"persist":{"persisted":true' "$TMP/ours-run.out"; then
-  sed 's/^/    /' "$TMP/ours-run.out" "$TMP/ours-run.err" >&2
-  die "'$OURS_LABEL' failed or printed a wrong output"
-fi
-if [ -x /usr/bin/time ]; then TIMER="/usr/bin/time -v"; else TIMER=""; fi
-log "cold start: $RUNS interleaved runs each${TIMER:+ under /usr/bin/time -v} (outer timer: date +%s%N)"
-: > "$TMP/cold.ours"; : > "$TMP/cold.peer"
-for i in $(seq 1 "$RUNS"); do
-  for v in ours peer; do
-    s=$(date +%s%N)
-    if [ "$v" = ours ]; then
-      $TIMER "${OURS_CMD[@]}" > /dev/null 2> "$TMP/tv" || { cat "$TMP/tv" >&2; die "ours failed in cold start run $i"; }
-    else
-      (cd "$TMP/peer" && $TIMER "$NODE22" -e "$HYPER" > /dev/null 2> "$TMP/tv") || { cat "$TMP/tv" >&2; die "peer failed in cold start run $i"; }
-    fi
-    e=$(date +%s%N)
-    rss=$(awk '/Maximum resident set size/ {print $NF}' "$TMP/tv")
-    tv=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "$TMP/tv")
-    echo "$(( (e - s) / 1000 )) ${rss:-0} ${tv:-0:00.00}" >> "$TMP/cold.$v"
+  OURS_LABEL="hpdeploy run hyperpod_like.asl.json --input @hyperpod_like.input.json --time-scale 0"
+  OURS_CMD=("$HPDEPLOY" run "$WORKLOADS/hyperpod_like.asl.json" --input "@$WORKLOADS/hyperpod_like.input.json" --time-scale 0)
+  # (`hpdeploy run --help` cannot tell: the top-level --help answers it with exit 0.)
+  if [ ! -x "$HPDEPLOY" ] || ! "$HPDEPLOY" --help 2> /dev/null | grep -qE '^ +run +'; then
+    log "WARNING: $HPDEPLOY has no 'run' command yet; cold start of ours uses the stand-in 'engine_bench --once hyperpod_like' (parse + one checked execution)"
+    OURS_LABEL="STAND-IN engine_bench --once hyperpod_like (hpdeploy run missing)"
+    OURS_CMD=("$ENGINE_BENCH" --workloads "$WORKLOADS" --once hyperpod_like)
+  elif ! "${OURS_CMD[@]}" > "$TMP/ours-run.out" 2> "$TMP/ours-run.err" ||
+      ! grep -q '"persist":{"persisted":true' "$TMP/ours-run.out"; then
+    sed 's/^/    /' "$TMP/ours-run.out" "$TMP/ours-run.err" >&2
+    die "'$OURS_LABEL' failed or printed a wrong output"
+  fi
+  if [ -x /usr/bin/time ]; then TIMER="/usr/bin/time -v"; else TIMER=""; fi
+  log "cold start: $RUNS interleaved runs each${TIMER:+ under /usr/bin/time -v} (outer timer: date +%s%N)"
+  for i in $(seq 1 "$RUNS"); do
+    for v in ours peer; do
+      s=$(date +%s%N)
+      if [ "$v" = ours ]; then
+        $TIMER "${OURS_CMD[@]}" > /dev/null 2> "$TMP/tv" || { cat "$TMP/tv" >&2; die "ours failed in cold start run $i"; }
+      else
+        (cd "$TMP/peer" && $TIMER "$NODE22" -e "$HYPER" > /dev/null 2> "$TMP/tv") || { cat "$TMP/tv" >&2; die "peer failed in cold start run $i"; }
+      fi
+      e=$(date +%s%N)
+      rss=$(awk '/Maximum resident set size/ {print $NF}' "$TMP/tv")
+      tv=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "$TMP/tv")
+      echo "$(( (e - s) / 1000 )) ${rss:-0} ${tv:-0:00.00}" >> "$TMP/cold.$v"
+    done
+    printf '.' >&2
   done
-  printf '.' >&2
-done
-echo >&2
+  echo >&2
+fi
 
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 log "done; results:"
 "$NODE22" - "$TMP" "$NAMES" "$TARGET_S" "$NODE_VERSION" "$PEER_VERSION" "$OURS_LABEL" "$TIMER" \
-  "$LOAD_START" "$LOAD_END" <<'EOF'
+  "$LOAD_START" "$LOAD_END" "$MODE" <<'EOF'
 const fs = require('fs');
-const [tmp, names, targetS, nodeVersion, peerVersion, oursLabel, timer, loadStart, loadEnd] =
+const [tmp, names, targetS, nodeVersion, peerVersion, oursLabel, timer, loadStart, loadEnd, mode] =
   process.argv.slice(2);
+const durable = mode === 'durable';
+const minRatio = durable ? 5 : 20;
 const read = (f) => { try { return JSON.parse(fs.readFileSync(f, 'utf8')).results[0]; } catch { return null; } };
 const f0 = (x) => Math.round(x).toLocaleString('en-US');
 const f1 = (x) => x.toFixed(1);
-console.log(`side by side: ours = engine_bench (asl::Execution in memory, time-scale 0); peer = aws-local-stepfunctions ${peerVersion} on Node ${nodeVersion} (bench.mjs); ${targetS} s timed per workload each; ${require('os').cpus().length} CPUs; load average ${loadStart} at start, ${loadEnd} at end`);
-console.log('| workload | our states/s | peer states/s | ratio | our peak RSS MiB | peer peak RSS MiB | RSS ratio |');
-console.log('|---|---|---|---|---|---|---|');
+const oursWhat = durable
+  ? (() => { try { const m = JSON.parse(fs.readFileSync(`${tmp}/results/ours.${names.trim().split(/\s+/)[0]}.json`, 'utf8')).meta; return `durable_bench (engine::Runtime + SQLite journal, fsync ${m.fsync ? 'on' : 'OFF'}, ${m.concurrency} executions in flight, ${m.workers} workers, time-scale 0)`; } catch { return 'durable_bench'; } })()
+  : 'engine_bench (asl::Execution in memory, time-scale 0)';
+console.log(`side by side: ours = ${oursWhat}; peer = aws-local-stepfunctions ${peerVersion} on Node ${nodeVersion} (bench.mjs); ${targetS} s timed per workload each; ${require('os').cpus().length} CPUs; load average ${loadStart} at start, ${loadEnd} at end`);
+console.log(`| workload | our states/s | peer states/s | ratio | our peak RSS MiB | peer peak RSS MiB | RSS ratio |${durable ? ' our exec/s | commits/s | work/commit | our p99 ms |' : ''}`);
+console.log(`|---|---|---|---|---|---|---|${durable ? '---|---|---|---|' : ''}`);
 const misses = [];
 for (const w of names.trim().split(/\s+/)) {
   const o = read(`${tmp}/results/ours.${w}.json`);
   const p = read(`${tmp}/results/peer.${w}.json`);
   const ok = (r) => r && !r.error && r.verified === 'yes';
-  const os = ok(o) ? f0(o.statesPerSec) : 'FAILED';
+  const notDurable = o && o.notDurable;
+  const os = ok(o) ? f0(o.statesPerSec) : notDurable ? 'n/a' : 'FAILED';
   const ps = ok(p) ? f0(p.statesPerSec) : 'FAILED';
   const orss = ok(o) ? f1(o.peakRssKernelMiB) : '-';
   const prss = ok(p) ? f1(p.peakRssKernelMiB) : '-';
@@ -186,12 +214,25 @@ for (const w of names.trim().split(/\s+/)) {
     const m = o.peakRssKernelMiB / p.peakRssKernelMiB;
     ratio = `${r.toFixed(1)}x`;
     rssRatio = `1/${(1 / m).toFixed(1)}`;
-    if (r < 20) misses.push(`${w}: states/s ${r.toFixed(1)}x < 20x`);
-    if (m > 0.25) misses.push(`${w}: peak RSS 1/${(1 / m).toFixed(1)} > 1/4`);
+    if (r < minRatio) misses.push(`${w}: states/s ${r.toFixed(1)}x < ${minRatio}x`);
+    if (!durable && m > 0.25) misses.push(`${w}: peak RSS 1/${(1 / m).toFixed(1)} > 1/4`);
+  } else if (notDurable) {
+    misses.push(`${w}: cannot run durably: ${o.notDurable}`);
   } else {
     misses.push(`${w}: not measured`);
   }
-  console.log(`| ${w} | ${os} | ${ps} | ${ratio} | ${orss} | ${prss} | ${rssRatio} |`);
+  const extra = durable
+    ? (ok(o) ? ` ${f0(o.execPerSec)} | ${f0(o.commitsPerSec)} | ${f1(o.workPerCommit)} | ${f1(o.p99Ms)} |` : ' - | - | - | - |')
+    : '';
+  console.log(`| ${w} | ${os} | ${ps} | ${ratio} | ${orss} | ${prss} | ${rssRatio} |${extra}`);
+}
+const coldText = fs.readFileSync(`${tmp}/cold.ours`, 'utf8').trim();
+if (!coldText) {
+  console.log('');
+  console.log(durable ? 'target: durable states/s >= 5x the peer\'s in-memory states/s on every workload (no cold start in --durable)'
+                      : 'targets: >= 20x peer states/s and <= 1/4 peer peak RSS on every workload (cold start skipped: --runs 0)');
+  console.log(misses.length ? 'NOT met:\n  ' + misses.join('\n  ') : 'all met');
+  process.exit(0);
 }
 const cold = (v) => fs.readFileSync(`${tmp}/cold.${v}`, 'utf8').trim().split('\n').map((l) => {
   const [us, rss, tv] = l.split(' ');
