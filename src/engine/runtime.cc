@@ -861,14 +861,10 @@ class Runtime::Impl {
       return;
     }
     // Closed (its row is durable: Close runs after the commit) or unknown.
-    std::optional<store::ExecutionRow> row;
-    Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
-      StatusOr<std::optional<store::ExecutionRow>> found = reader.GetExecution(arn);
-      if (!found.ok()) return found.status();
-      row = std::move(*found);
-      return Status::Ok();
-    });
-    if (!status.ok()) return done(status);
+    StatusOr<std::optional<store::ExecutionRow>> found =
+        journal_.ReadValue([&](store::JournalReader& r) { return r.GetExecution(arn); });
+    if (!found.ok()) return done(found.status());
+    std::optional<store::ExecutionRow>& row = *found;
     if (!row || row->status == "RUNNING") {
       return done(NotFoundError("Execution Does Not Exist: '" + arn + "'"));
     }

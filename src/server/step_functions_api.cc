@@ -335,27 +335,17 @@ class StepFunctionsApi::Impl {
   WallTime Now() const { return std::chrono::floor<std::chrono::milliseconds>(clock_.WallNow()); }
 
   StatusOr<store::StateMachineRow> FindMachine(const std::string& arn) const {
-    std::optional<store::StateMachineRow> row;
-    Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
-      StatusOr<std::optional<store::StateMachineRow>> found = reader.GetStateMachine(arn);
-      if (!found.ok()) return found.status();
-      row = std::move(*found);
-      return Status::Ok();
-    });
-    if (!status.ok()) return status;
+    HPD_ASSIGN_OR_RETURN(
+        std::optional<store::StateMachineRow> row,
+        journal_.ReadValue([&](store::JournalReader& r) { return r.GetStateMachine(arn); }));
     if (!row) return StateMachineDoesNotExist(arn);
     return std::move(*row);
   }
 
   StatusOr<store::ExecutionRow> FindExecution(const std::string& arn) const {
-    std::optional<store::ExecutionRow> row;
-    Status status = journal_.Read([&](store::JournalReader& reader) -> Status {
-      StatusOr<std::optional<store::ExecutionRow>> found = reader.GetExecution(arn);
-      if (!found.ok()) return found.status();
-      row = std::move(*found);
-      return Status::Ok();
-    });
-    if (!status.ok()) return status;
+    HPD_ASSIGN_OR_RETURN(
+        std::optional<store::ExecutionRow> row,
+        journal_.ReadValue([&](store::JournalReader& r) { return r.GetExecution(arn); }));
     if (!row) return ExecutionDoesNotExist(arn);
     return std::move(*row);
   }

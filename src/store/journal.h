@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "common/clock.h"
@@ -193,6 +194,18 @@ class Journal {
   void Submit(Work work, Done done, bool isolated = true);
   // Runs `read` with a reader connection (borrowed from a pool) on the calling thread.
   [[nodiscard]] Status Read(const std::function<Status(JournalReader&)>& read) const;
+  // Read for one reader call: `ReadValue([&](JournalReader& r) { return r.GetExecution(arn); })`
+  // returns that call's StatusOr (or the error of borrowing a connection).
+  template <typename F>
+  std::invoke_result_t<F, JournalReader&> ReadValue(F&& read) const {
+    std::optional<std::invoke_result_t<F, JournalReader&>> result;
+    Status status = Read([&](JournalReader& reader) {
+      result.emplace(read(reader));
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return std::move(*result);
+  }
   // Commits what is queued and stops the writer; later Submits fail. Idempotent.
   void Close();
 
