@@ -42,7 +42,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -63,6 +62,9 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 
 #include "bench/workloads.h"
 #include "common/clock.h"
@@ -87,12 +89,7 @@ using hpd::bench::Workload;
 
 constexpr std::string_view kArnPrefix = "arn:aws:states:us-east-1:123456789012:";
 
-struct Options {
-  std::string workloads_dir;
-  double target_s = 8.0;
-  double warmup_s = 1.0;
-  std::vector<std::string> only;
-  std::string json_path;
+struct Options : hpd::bench::WorkloadOptions {
   size_t concurrency = 64;
   size_t workers = 2;
   std::string dir = "/tmp";
@@ -607,84 +604,48 @@ int RunDriver(const Options& opt, const std::vector<std::string>& names) {
               << Fixed(Num(r, "peakRssKernelMiB"), 1) << " | " << Fixed(Num(r, "journalMiB"), 1)
               << " | " << r.at("verified").as_string().c_str() << " |\n";
   }
-  if (!opt.json_path.empty()) {
-    json::object meta{{"engine", "hpdeploy-durable"},
-                      {"targetSeconds", opt.target_s},
-                      {"warmupSeconds", opt.warmup_s},
-                      {"timeScale", 0},
-                      {"concurrency", opt.concurrency},
-                      {"workers", opt.workers},
-                      {"fsync", opt.fsync},
-                      {"sqlitePragmas", json::value_from(opt.sqlite_pragmas)},
-                      {"dir", opt.dir},
-                      {"cpus", sysconf(_SC_NPROCESSORS_ONLN)},
-                      {"workloads", opt.workloads_dir}};
-    std::ofstream out(opt.json_path);
-    out << hpd::SerializeJsonPretty(json::object{{"meta", meta}, {"results", results}}) << "\n";
-    if (!out) {
-      std::cerr << "cannot write " << opt.json_path << "\n";
-      return 2;
-    }
+  const json::object meta{{"timeScale", 0},
+                          {"concurrency", opt.concurrency},
+                          {"workers", opt.workers},
+                          {"fsync", opt.fsync},
+                          {"sqlitePragmas", json::value_from(opt.sqlite_pragmas)},
+                          {"dir", opt.dir}};
+  if (int written = hpd::bench::WriteResults(opt, "hpdeploy-durable", meta, results);
+      written != 0) {
+    return written;
   }
   return all_ok ? 0 : 1;
-}
-
-int Usage() {
-  std::cerr << "usage: durable_bench [--workloads DIR] [--target-s T] [--warmup-s W] "
-               "[--only a,b,...] [--concurrency C] [--workers N] [--dir DIR] [--no-fsync] "
-               "[--sqlite-pragma P]... [--json FILE]\n"
-               "workloads: "
-            << hpd::bench::WorkloadNames() << "\n";
-  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{
+      "durable_bench: throughput of the durable runtime (engine::Runtime + a SQLite journal with "
+      "fsync) on the shared bench workloads, many executions in flight.",
+      "durable_bench"};
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    try {
-      if (a == "--workloads") {
-        opt.workloads_dir = value();
-      } else if (a == "--target-s") {
-        opt.target_s = std::stod(value());
-      } else if (a == "--warmup-s") {
-        opt.warmup_s = std::stod(value());
-      } else if (a == "--only") {
-        opt.only = hpd::bench::SplitList(value());
-      } else if (a == "--json") {
-        opt.json_path = value();
-      } else if (a == "--concurrency") {
-        opt.concurrency = std::stoul(value());
-      } else if (a == "--workers") {
-        opt.workers = std::stoul(value());
-      } else if (a == "--dir") {
-        opt.dir = value();
-      } else if (a == "--no-fsync") {
-        opt.fsync = false;
-      } else if (a == "--sqlite-pragma") {
-        opt.sqlite_pragmas.push_back(value());
-      } else if (a == "--child") {
-        opt.child = true;
-      } else {
-        return Usage();
-      }
-    } catch (const std::exception&) {
-      std::cerr << "bad value for " << a << "\n";
-      return 2;
-    }
-  }
-  if (opt.target_s <= 0 || opt.warmup_s < 0 || opt.concurrency == 0 || opt.workers == 0) {
-    return Usage();
-  }
+  hpd::bench::AddWorkloadOptions(app, &opt);
+  app.add_option("--concurrency", opt.concurrency, "executions in flight")
+      ->type_name("C")
+      ->check(hpd::bench::AboveZero())
+      ->capture_default_str();
+  app.add_option("--workers", opt.workers, "task worker threads")
+      ->type_name("N")
+      ->check(hpd::bench::AboveZero())
+      ->capture_default_str();
+  app.add_option("--dir", opt.dir, "where the temporary journal directory goes")
+      ->type_name("DIR")
+      ->capture_default_str();
+  app.add_flag_callback(
+      "--no-fsync", [&opt] { opt.fsync = false; }, "open the journal with synchronous=OFF");
+  app.add_option("--sqlite-pragma", opt.sqlite_pragmas,
+                 "run PRAGMA P on every SQLite connection, before the journal's own (repeatable)")
+      ->type_name("P")
+      ->allow_extra_args(false);
+  app.add_flag("--child", opt.child, "measure the one --only workload in this process")
+      ->group("");  // how the driver runs each workload: not for a user
+  if (auto exit_code = hpd::bench::ParseCommandLine(app, argc, argv)) return *exit_code;
   opt.workloads_dir = hpd::bench::WorkloadsDir(opt.workloads_dir, HPD_BENCH_SHARED_DIR);
 
   if (opt.child) {
@@ -693,19 +654,12 @@ int main(int argc, char** argv) {
       // sqlite3_auto_extension takes a generic entry point; SQLite calls it with these arguments.
       sqlite3_auto_extension(reinterpret_cast<void (*)()>(ApplyConnectionPragmas));
     }
-    const Workload* w = opt.only.size() == 1 ? hpd::bench::FindWorkload(opt.only[0]) : nullptr;
-    if (w == nullptr) return Usage();
-    DurableRun run(*w, opt);
+    if (opt.only.size() != 1) {
+      return hpd::bench::UsageError(app, "--child needs one --only workload");
+    }
+    DurableRun run(*hpd::bench::FindWorkload(opt.only[0]), opt);
     if (std::string e = run.Open(); !e.empty()) return run.Fail(e);
     return run.Measure();
   }
-  const std::vector<std::string> names =
-      opt.only.empty() ? hpd::bench::DefaultWorkloadSet() : opt.only;
-  for (const std::string& n : names) {
-    if (hpd::bench::FindWorkload(n) == nullptr) {
-      std::cerr << "unknown workload " << n << "\n";
-      return Usage();
-    }
-  }
-  return RunDriver(opt, names);
+  return RunDriver(opt, opt.only.empty() ? hpd::bench::DefaultWorkloadSet() : opt.only);
 }

@@ -28,14 +28,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -44,6 +41,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 
 #include "asl/history.h"
 #include "asl/interpreter.h"
@@ -71,12 +71,7 @@ using hpd::bench::ProcStatusMiB;
 using hpd::bench::SteadyClock;
 using hpd::bench::Workload;
 
-struct Options {
-  std::string workloads_dir;
-  double target_s = 8.0;
-  double warmup_s = 1.0;
-  std::vector<std::string> only;
-  std::string json_path;
+struct Options : hpd::bench::WorkloadOptions {
   bool child = false;
   std::string once;
   int64_t repeat = 0;  // --repeat N: run exactly N executions and report RSS as they go
@@ -301,85 +296,50 @@ int RunDriver(const Options& opt, const std::vector<std::string>& names) {
               << Fixed(Num(r, "parseMs"), 2) << " | " << r.at("verified").as_string().c_str()
               << " |\n";
   }
-  if (!opt.json_path.empty()) {
-    json::object meta{{"engine", "hpdeploy"},
-                      {"targetSeconds", opt.target_s},
-                      {"warmupSeconds", opt.warmup_s},
-                      {"timeScale", 0},
-                      {"cpus", sysconf(_SC_NPROCESSORS_ONLN)},
-                      {"workloads", opt.workloads_dir}};
-    std::ofstream out(opt.json_path);
-    out << hpd::SerializeJsonPretty(json::object{{"meta", meta}, {"results", results}}) << "\n";
-    if (!out) {
-      std::cerr << "cannot write " << opt.json_path << "\n";
-      return 2;
-    }
+  if (int written = hpd::bench::WriteResults(opt, "hpdeploy", {{"timeScale", 0}}, results);
+      written != 0) {
+    return written;
   }
   return all_ok ? 0 : 1;
-}
-
-int Usage() {
-  std::cerr << "usage: engine_bench [--workloads DIR] [--target-s T] [--warmup-s W] "
-               "[--only a,b,...] [--json FILE]\n"
-               "       engine_bench --once NAME [--workloads DIR]\n"
-               "       engine_bench --repeat N --only NAME [--workloads DIR]\n"
-               "workloads: "
-            << hpd::bench::WorkloadNames() << "\n";
-  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{
+      "engine_bench: throughput, latency and peak memory of the ASL interpreter on the shared "
+      "bench workloads, one child process per workload.",
+      "engine_bench"};
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    try {
-      if (a == "--workloads")
-        opt.workloads_dir = value();
-      else if (a == "--target-s")
-        opt.target_s = std::stod(value());
-      else if (a == "--warmup-s")
-        opt.warmup_s = std::stod(value());
-      else if (a == "--only")
-        opt.only = hpd::bench::SplitList(value());
-      else if (a == "--json")
-        opt.json_path = value();
-      else if (a == "--child")
-        opt.child = true;
-      else if (a == "--once")
-        opt.once = value();
-      else if (a == "--repeat")
-        opt.repeat = std::stoll(value());
-      else
-        return Usage();
-    } catch (const std::exception&) {
-      std::cerr << "bad value for " << a << "\n";
-      return 2;
-    }
-  }
-  if (opt.target_s <= 0 || opt.warmup_s < 0) return Usage();
+  hpd::bench::AddWorkloadOptions(app, &opt);
+  app.add_option("--once", opt.once,
+                 "parse + one checked execution of workload NAME, nothing else (cold start)")
+      ->type_name("NAME");
+  app.add_option("--repeat", opt.repeat,
+                 "N checked executions of the one --only workload, printing resident memory as "
+                 "they go (a leak shows)")
+      ->type_name("N");
+  app.add_flag("--child", opt.child, "measure the one --only workload in this process")
+      ->group("");  // how the driver runs each workload: not for a user
+  if (auto exit_code = hpd::bench::ParseCommandLine(app, argc, argv)) return *exit_code;
   opt.workloads_dir = hpd::bench::WorkloadsDir(opt.workloads_dir, HPD_BENCH_SHARED_DIR);
-  auto find = [](const std::string& name) { return hpd::bench::FindWorkload(name); };
 
   if (opt.repeat > 0) {
-    if (opt.only.size() != 1 || find(opt.only[0]) == nullptr) return Usage();
-    WorkloadRun run(*find(opt.only[0]), opt);
+    if (opt.only.size() != 1) {
+      return hpd::bench::UsageError(app, "--repeat needs one --only workload");
+    }
+    WorkloadRun run(*hpd::bench::FindWorkload(opt.only[0]), opt);
     if (std::string e = run.Load(); !e.empty()) return run.Fail(e);
     return run.Repeat(opt.repeat);
   }
   if (!opt.once.empty() || opt.child) {
     const std::string name =
         !opt.once.empty() ? opt.once : (opt.only.size() == 1 ? opt.only[0] : "");
-    const Workload* w = find(name);
-    if (w == nullptr) return Usage();
+    const Workload* w = hpd::bench::FindWorkload(name);
+    if (w == nullptr) {
+      return hpd::bench::UsageError(app, opt.once.empty() ? "--child needs one --only workload"
+                                                          : "--once: unknown workload " + name);
+    }
     WorkloadRun run(*w, opt);
     if (std::string e = run.Load(); !e.empty()) return run.Fail(e);
     if (!opt.once.empty()) {
@@ -389,13 +349,5 @@ int main(int argc, char** argv) {
     return run.Measure();
   }
 
-  const std::vector<std::string> names =
-      opt.only.empty() ? hpd::bench::DefaultWorkloadSet() : opt.only;
-  for (const std::string& n : names) {
-    if (find(n) == nullptr) {
-      std::cerr << "unknown workload " << n << "\n";
-      return Usage();
-    }
-  }
-  return RunDriver(opt, names);
+  return RunDriver(opt, opt.only.empty() ? hpd::bench::DefaultWorkloadSet() : opt.only);
 }

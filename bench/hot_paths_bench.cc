@@ -7,9 +7,6 @@
 // Inputs are built in the program (no files), shaped like the bench workloads
 // (../shared/bench/workloads): pass_chain's Parameters, choice_loop's States.MathAdd, map_1000's
 // items.
-#include <benchmark/benchmark.h>
-
-#include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +15,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <benchmark/benchmark.h>
+#include <boost/json.hpp>
 
 #include "asl/data_flow.h"
 #include "asl/definition.h"

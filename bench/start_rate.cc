@@ -41,7 +41,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -62,6 +61,9 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 
 #include "bench/workloads.h"
 #include "common/json.h"
@@ -87,7 +89,8 @@ struct Options {
   double seconds = 10;
   double warmup_s = 1;
   std::string machine = "pass";
-  std::string definition;  // --definition: the file's text
+  std::string definition_file;  // --definition FILE
+  std::string definition;       // its text
   size_t http_threads = 2;
   size_t workers = 2;
   std::string dir = "/tmp";
@@ -629,7 +632,7 @@ int Rate(const Options& opt) {
                    {"clientCpuPerSec", client_cpu / wall},
                    {"serverVmRssMiB", rss},
                    {"serverVmHwmMiB", hwm}};
-    std::ofstream(opt.json_path) << hpd::SerializeJsonPretty(r) << "\n";
+    hpd::bench::WriteJsonFile(opt.json_path, r);
   }
   return result->errors == 0 ? 0 : 1;
 }
@@ -772,73 +775,62 @@ int Restart(const Options& opt) {
                    {"restartedVmRssAtReadyMiB", rss_ready},
                    {"restartedVmRssMiB", rss_after},
                    {"restartedVmHwmMiB", hwm_after}};
-    std::ofstream(opt.json_path) << hpd::SerializeJsonPretty(r) << "\n";
+    hpd::bench::WriteJsonFile(opt.json_path, r);
   }
   return 0;
-}
-
-int Usage() {
-  std::cerr << "usage: start_rate HPDEPLOY [--connections K] [--seconds T] [--warmup-s W] "
-               "[--machine pass|wait] [--definition FILE] [--http-threads N] [--workers N] "
-               "[--dir DIR] [--json FILE]\n"
-               "       start_rate HPDEPLOY --restart N [--definition FILE] [--connections K] "
-               "[--http-threads N] [--workers N] [--dir DIR] [--json FILE]\n";
-  return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  CLI::App app{
+      "start_rate: StartExecution over HTTP against `HPDEPLOY serve` with its journal on, or "
+      "(--restart N) the restart of a server holding N open executions.",
+      "start_rate"};
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    try {
-      if (a == "--connections") {
-        opt.connections = std::stoul(value());
-      } else if (a == "--seconds") {
-        opt.seconds = std::stod(value());
-      } else if (a == "--warmup-s") {
-        opt.warmup_s = std::stod(value());
-      } else if (a == "--machine") {
-        opt.machine = value();
-      } else if (a == "--definition") {
-        const std::string file = value();
-        auto text = hpd::bench::ReadFile(file);
-        if (!text) {
-          std::cerr << "cannot read " << file << "\n";
-          return 2;
-        }
-        opt.definition = std::move(*text);
-      } else if (a == "--http-threads") {
-        opt.http_threads = std::stoul(value());
-      } else if (a == "--workers") {
-        opt.workers = std::stoul(value());
-      } else if (a == "--dir") {
-        opt.dir = value();
-      } else if (a == "--json") {
-        opt.json_path = value();
-      } else if (a == "--restart") {
-        opt.restart = std::stoll(value());
-      } else if (!a.starts_with("-") && opt.hpdeploy.empty()) {
-        opt.hpdeploy = a;
-      } else {
-        return Usage();
-      }
-    } catch (const std::exception&) {
-      std::cerr << "bad value for " << a << "\n";
+  app.add_option("HPDEPLOY", opt.hpdeploy, "the hpdeploy binary to serve with")
+      ->type_name("")
+      ->required();
+  app.add_option("--connections", opt.connections, "keep-alive connections")
+      ->type_name("K")
+      ->check(hpd::bench::AboveZero())
+      ->capture_default_str();
+  app.add_option("--seconds", opt.seconds, "measured seconds")
+      ->type_name("T")
+      ->check(hpd::bench::AboveZero())
+      ->capture_default_str();
+  hpd::bench::AddWarmupOption(app, &opt.warmup_s);
+  app.add_option("--machine", opt.machine,
+                 "pass: one Pass state; wait: a Wait of 100000 s (each execution stays open)")
+      ->type_name("pass|wait")
+      ->check(CLI::IsMember({"pass", "wait"}).description(""))
+      ->capture_default_str();
+  app.add_option("--definition", opt.definition_file,
+                 "the definition to start instead of the built-in one (--restart: it must park "
+                 "its executions)")
+      ->type_name("FILE");
+  app.add_option("--http-threads", opt.http_threads, "the server's --http-threads")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--workers", opt.workers, "the server's --workers")
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--dir", opt.dir, "where the temporary data directory goes")
+      ->type_name("DIR")
+      ->capture_default_str();
+  hpd::bench::AddJsonOption(app, &opt.json_path);
+  app.add_option("--restart", opt.restart,
+                 "start N executions that park, kill -9 the server, restart it and check them")
+      ->type_name("N")
+      ->check(hpd::bench::NotNegative());
+  if (auto exit_code = hpd::bench::ParseCommandLine(app, argc, argv)) return *exit_code;
+  if (app.count("--definition") > 0) {
+    auto text = hpd::bench::ReadFile(opt.definition_file);
+    if (!text) {
+      std::cerr << "cannot read " << opt.definition_file << "\n";
       return 2;
     }
-  }
-  if (opt.hpdeploy.empty() || opt.connections == 0 || opt.seconds <= 0 || opt.warmup_s < 0 ||
-      (opt.machine != "pass" && opt.machine != "wait") || opt.restart < 0) {
-    return Usage();
+    opt.definition = std::move(*text);
   }
   signal(SIGPIPE, SIG_IGN);
   return opt.restart > 0 ? Restart(opt) : Rate(opt);

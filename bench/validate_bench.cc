@@ -46,8 +46,8 @@ std::string Generate(size_t total) {
     static constexpr size_t kMix[10] = {0, 3, 6, 1, 3, 2, 6, 3, 4, 5};
     const size_t kind = kMix[top % 10];
     size_t used = 1;
-    if (kind == 4 && total - count >= 3) used = 3;      // Map + 2 inner states
-    if (kind == 5 && total - count >= 3) used = 3;      // Parallel + 2 branch states
+    if (kind == 4 && total - count >= 3) used = 3;  // Map + 2 inner states
+    if (kind == 5 && total - count >= 3) used = 3;  // Parallel + 2 branch states
     std::string next = next_of(used);
     std::string transition = next.empty() ? R"("End":true)" : R"("Next":")" + next + "\"";
     if (kind == 6 || (used == 1 && kind >= 4)) {
@@ -56,17 +56,20 @@ std::string Generate(size_t total) {
       switch (kind) {
         case 0:
           body = R"({"Type":"Pass","Parameters":{"id.$":"$.id","n":)" + std::to_string(top) +
-                 R"J(,"m.$":"States.Format('{}', $.id)"},"ResultPath":"$.p",)J" +
-                 transition + "}";
+                 R"J(,"m.$":"States.Format('{}', $.id)"},"ResultPath":"$.p",)J" + transition + "}";
           break;
         case 1:
-          body = R"({"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","TimeoutSeconds":30,"Retry":[{"ErrorEquals":["Lambda.ServiceException"],"MaxAttempts":6,"BackoffRate":2.0,"JitterStrategy":"FULL"}],"Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error",)" +
-                 (next.empty() ? std::string(R"("Next":")" + name + "\"") : R"("Next":")" + next + "\"") +
-                 "}]," + transition + "}";
+          body =
+              R"({"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f","TimeoutSeconds":30,"Retry":[{"ErrorEquals":["Lambda.ServiceException"],"MaxAttempts":6,"BackoffRate":2.0,"JitterStrategy":"FULL"}],"Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error",)" +
+              (next.empty() ? std::string(R"("Next":")" + name + "\"")
+                            : R"("Next":")" + next + "\"") +
+              "}]," + transition + "}";
           break;
         case 2:
-          body = R"({"Type":"Choice","Choices":[{"And":[{"Variable":"$.n","NumericGreaterThanEquals":0},{"Not":{"Variable":"$.s","StringEquals":"x"}}],"Next":")" +
-                 (next.empty() ? name + "_end" : next) + R"("}],"Default":")" + (next.empty() ? name + "_end" : next) + "\"}";
+          body =
+              R"({"Type":"Choice","Choices":[{"And":[{"Variable":"$.n","NumericGreaterThanEquals":0},{"Not":{"Variable":"$.s","StringEquals":"x"}}],"Next":")" +
+              (next.empty() ? name + "_end" : next) + R"("}],"Default":")" +
+              (next.empty() ? name + "_end" : next) + "\"}";
           if (next.empty()) {
             body += R"(,")" + name + R"(_end":{"Type":"Succeed"})";
           }
@@ -75,13 +78,16 @@ std::string Generate(size_t total) {
           body = R"({"Type":"Wait","SecondsPath":"$.delay",)" + transition + "}";
           break;
         case 4:
-          body = R"({"Type":"Map","ItemsPath":"$.items","MaxConcurrency":10,"ItemProcessor":{"StartAt":")" +
-                 name + R"(_a","States":{")" + name + R"(_a":{"Type":"Pass","Next":")" + name +
-                 R"(_b"},")" + name + R"(_b":{"Type":"Succeed"}}},"ResultPath":"$.m",)" + transition + "}";
+          body =
+              R"({"Type":"Map","ItemsPath":"$.items","MaxConcurrency":10,"ItemProcessor":{"StartAt":")" +
+              name + R"(_a","States":{")" + name + R"(_a":{"Type":"Pass","Next":")" + name +
+              R"(_b"},")" + name + R"(_b":{"Type":"Succeed"}}},"ResultPath":"$.m",)" + transition +
+              "}";
           break;
         case 5:
-          body = R"({"Type":"Parallel","Branches":[{"StartAt":")" + name + R"(_x","States":{")" + name +
-                 R"(_x":{"Type":"Pass","End":true}}},{"StartAt":")" + name + R"(_y","States":{")" + name +
+          body = R"({"Type":"Parallel","Branches":[{"StartAt":")" + name + R"(_x","States":{")" +
+                 name + R"(_x":{"Type":"Pass","End":true}}},{"StartAt":")" + name +
+                 R"(_y","States":{")" + name +
                  R"(_y":{"Type":"Pass","End":true}}}],"ResultPath":"$.par",)" + transition + "}";
           break;
       }
@@ -104,7 +110,9 @@ struct Summary {
 
 Summary Summarize(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]; };
+  auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+  };
   return {v.front(), at(0.5), at(0.9), v.back()};
 }
 
@@ -140,12 +148,17 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--states") states = std::stoul(value());
-    else if (a == "--runs") runs = std::stoi(value());
-    else if (a == "--hpdeploy") hpdeploy = value();
-    else if (a == "--keep") keep = value();
+    if (a == "--states")
+      states = std::stoul(value());
+    else if (a == "--runs")
+      runs = std::stoi(value());
+    else if (a == "--hpdeploy")
+      hpdeploy = value();
+    else if (a == "--keep")
+      keep = value();
     else {
-      std::cerr << "usage: validate_bench [--states N] [--runs R] [--hpdeploy PATH] [--keep FILE]\n";
+      std::cerr
+          << "usage: validate_bench [--states N] [--runs R] [--hpdeploy PATH] [--keep FILE]\n";
       return 2;
     }
   }
@@ -153,14 +166,14 @@ int main(int argc, char** argv) {
   const std::string text = Generate(states);
   auto check = hpd::asl::ParseDefinition(text);
   if (!check.ok()) {
-    std::cerr << "generated definition is invalid:\n" << hpd::asl::DiagnosticsToText(check.diagnostics);
+    std::cerr << "generated definition is invalid:\n"
+              << hpd::asl::DiagnosticsToText(check.diagnostics);
     return 1;
   }
-  std::string path = keep.empty()
-                         ? (std::filesystem::temp_directory_path() /
-                            ("validate_bench_" + std::to_string(getpid()) + ".json"))
-                               .string()
-                         : keep;
+  std::string path = keep.empty() ? (std::filesystem::temp_directory_path() /
+                                     ("validate_bench_" + std::to_string(getpid()) + ".json"))
+                                        .string()
+                                  : keep;
   std::ofstream(path) << text;
 
   std::printf("definition: %zu states (nested included), %zu bytes\n", states, text.size());
@@ -174,8 +187,10 @@ int main(int argc, char** argv) {
     in_process.push_back(Millis(t1 - t0));
   }
   Summary s = Summarize(in_process);
-  std::printf("in process  ParseDefinition      min %7.2f ms  median %7.2f ms  p90 %7.2f ms  max %7.2f ms  (%d runs)\n",
-              s.min, s.median, s.p90, s.max, runs);
+  std::printf(
+      "in process  ParseDefinition      min %7.2f ms  median %7.2f ms  p90 %7.2f ms  max %7.2f ms  "
+      "(%d runs)\n",
+      s.min, s.median, s.p90, s.max, runs);
 
   std::vector<double> end_to_end;
   for (int r = 0; r < runs; ++r) {
@@ -189,10 +204,12 @@ int main(int argc, char** argv) {
     end_to_end.push_back(Millis(t1 - t0));
   }
   Summary e = Summarize(end_to_end);
-  std::printf("end to end  hpdeploy validate    min %7.2f ms  median %7.2f ms  p90 %7.2f ms  max %7.2f ms  (%d runs)\n",
-              e.min, e.median, e.p90, e.max, runs);
-  std::printf("target: hpdeploy validate of a %zu-state definition under 100 ms: median %s\n", states,
-              e.median < 100.0 ? "met" : "NOT met");
+  std::printf(
+      "end to end  hpdeploy validate    min %7.2f ms  median %7.2f ms  p90 %7.2f ms  max %7.2f ms  "
+      "(%d runs)\n",
+      e.min, e.median, e.p90, e.max, runs);
+  std::printf("target: hpdeploy validate of a %zu-state definition under 100 ms: median %s\n",
+              states, e.median < 100.0 ? "met" : "NOT met");
   if (keep.empty()) std::filesystem::remove(path);
   return 0;
 }

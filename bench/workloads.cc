@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +14,10 @@
 #include <initializer_list>
 #include <iostream>
 #include <sstream>
+#include <utility>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 
 #include "asl/parser.h"
 #include "common/json.h"
@@ -25,6 +28,20 @@ namespace hpd::bench {
 namespace {
 
 namespace json = boost::json;
+
+constexpr int kExitUsage = 2;  // a bad command line, or --json cannot be written
+
+// A check of a number's value: "" when it is not a number at all (CLI11's conversion says so).
+CLI::Validator NumberCheck(bool (*ok)(double), std::string what) {
+  return CLI::Validator(
+      [ok, what = std::move(what)](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || ok(x)) return "";
+        return "must be " + what + ", not " + text;
+      },
+      "");
+}
 
 const json::value* At(const json::value& v, std::initializer_list<std::string_view> keys) {
   const json::value* cur = &v;
@@ -214,6 +231,100 @@ std::string CheckCounts(const Workload& w, const HistoryCounts& counts) {
            " LambdaFunctionScheduled events, expected " + std::to_string(w.expect_lambda_calls);
   }
   return "";
+}
+
+CLI::Validator AboveZero() {
+  return NumberCheck([](double x) { return x > 0; }, "> 0");
+}
+
+CLI::Validator NotNegative() {
+  return NumberCheck([](double x) { return x >= 0; }, ">= 0");
+}
+
+CLI::Option* AddWarmupOption(CLI::App& app, double* warmup_s) {
+  return app.add_option("--warmup-s", *warmup_s, "seconds of warm-up before measuring")
+      ->type_name("W")
+      ->check(NotNegative())
+      ->capture_default_str();
+}
+
+CLI::Option* AddJsonOption(CLI::App& app, std::string* json_path) {
+  return app.add_option("--json", *json_path, "also write the results to FILE as JSON")
+      ->type_name("FILE");
+}
+
+void AddWorkloadOptions(CLI::App& app, WorkloadOptions* opt) {
+  app.add_option("--workloads", opt->workloads_dir,
+                 "the workloads' directory (default: ../shared/bench/workloads when it exists, "
+                 "else bench/workloads of the configured HPD_SHARED_DIR)")
+      ->type_name("DIR");
+  app.add_option("--target-s", opt->target_s, "seconds of timed executions per workload")
+      ->type_name("T")
+      ->check(AboveZero())
+      ->capture_default_str();
+  AddWarmupOption(app, &opt->warmup_s);
+  std::string default_set;
+  for (const std::string& name : DefaultWorkloadSet()) {
+    default_set += (default_set.empty() ? "" : ",") + name;
+  }
+  app.add_option_function<std::string>(
+         "--only",
+         [opt](const std::string& list) {
+           opt->only = SplitList(list);
+           for (const std::string& name : opt->only) {
+             if (FindWorkload(name) == nullptr) {
+               throw CLI::ValidationError("--only", "unknown workload " + name);
+             }
+           }
+         },
+         "the workloads to run, comma-separated (default: " + default_set + ")")
+      ->type_name("a,b,...");
+  AddJsonOption(app, &opt->json_path);
+  app.footer("workloads: " + WorkloadNames());
+}
+
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  for (CLI::Option* option : app.get_options()) {
+    if (option->get_items_expected_max() == 1) {
+      option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+int UsageError(const CLI::App& app, const std::string& message) {
+  app.exit(CLI::ValidationError(message));
+  return kExitUsage;
+}
+
+bool WriteJsonFile(const std::string& path, const json::value& value) {
+  std::ofstream out(path);
+  out << SerializeJsonPretty(value) << "\n";
+  return static_cast<bool>(out);
+}
+
+int WriteResults(const WorkloadOptions& opt, std::string_view engine,
+                 const json::object& extra_meta, const json::array& results) {
+  if (opt.json_path.empty()) return 0;
+  json::object meta{
+      {"engine", engine}, {"targetSeconds", opt.target_s}, {"warmupSeconds", opt.warmup_s}};
+  for (const json::key_value_pair& field : extra_meta) meta.emplace(field.key(), field.value());
+  meta.emplace("cpus", sysconf(_SC_NPROCESSORS_ONLN));
+  meta.emplace("workloads", opt.workloads_dir);
+  if (!WriteJsonFile(opt.json_path,
+                     json::object{{"meta", std::move(meta)}, {"results", results}})) {
+    std::cerr << "cannot write " << opt.json_path << "\n";
+    return kExitUsage;
+  }
+  return 0;
 }
 
 double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }

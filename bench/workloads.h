@@ -3,6 +3,9 @@
 // durable_bench (through engine::Runtime and a journal) load and check a workload the same way,
 // so their figures count the same things.
 //
+// They share their command line too: --workloads, --target-s, --warmup-s, --only and --json
+// (CLI11, as hpdeploy parses its own), and the {"meta", "results"} file --json writes.
+//
 // Checks: the execution's end (status; error for the failing workload; the output as the
 // workloads README states it), the `*StateEntered` events of its history against the README's
 // states per execution, and its LambdaFunctionScheduled events (flaky's 300 attempts in
@@ -12,7 +15,6 @@
 
 #include <sys/types.h>
 
-#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -22,6 +24,11 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "asl/definition.h"
 #include "asl/history.h"
@@ -83,6 +90,43 @@ struct HistoryCounts {
 HistoryCounts CountHistory(const std::vector<asl::HistoryEvent>& history);
 // Checks the counts against the README's. "" or what is wrong.
 std::string CheckCounts(const Workload& w, const HistoryCounts& counts);
+
+// ---- The command line ----
+
+// What a workload benchmark's command line says about its run; each program adds its own.
+struct WorkloadOptions {
+  std::string workloads_dir;      // --workloads DIR; see WorkloadsDir
+  double target_s = 8.0;          // --target-s T: seconds of timed executions per workload
+  double warmup_s = 1.0;          // --warmup-s W
+  std::vector<std::string> only;  // --only a,b: known workload names; empty: the default set
+  std::string json_path;          // --json FILE
+};
+
+// Adds --workloads, --target-s, --warmup-s, --only and --json to `app`, storing into `*opt`
+// (which must outlive the parse), and lists the workloads in its help.
+void AddWorkloadOptions(CLI::App& app, WorkloadOptions* opt);
+// --warmup-s W (>= 0) and --json FILE alone, for a benchmark that runs no workload.
+CLI::Option* AddWarmupOption(CLI::App& app, double* warmup_s);
+CLI::Option* AddJsonOption(CLI::App& app, std::string* json_path);
+// Checks of a number with plain messages (CLI::PositiveNumber prints its range in full).
+CLI::Validator AboveZero();
+CLI::Validator NotNegative();
+
+// Parses the command line as hpdeploy parses its own, except that a value-taking option given
+// twice keeps its last value. std::nullopt: go on; else the exit code to end with, after --help
+// (0, the help on stdout) or a bad command line (2, CLI11's message on stderr).
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
+// A command line CLI11 accepts but the program cannot run: `message` on stderr as CLI11 prints
+// its own errors; returns 2.
+int UsageError(const CLI::App& app, const std::string& message);
+
+// Writes `value` (pretty-printed, one newline after it) to `path`; whether it was written.
+bool WriteJsonFile(const std::string& path, const boost::json::value& value);
+// --json: {"meta": {"engine", "targetSeconds", "warmupSeconds", <extra_meta...>, "cpus",
+// "workloads"}, "results": [...]}, the shape of the peer's bench.mjs files. 0, also when there is
+// no --json; 2 (after a message) when the file cannot be written.
+int WriteResults(const WorkloadOptions& opt, std::string_view engine,
+                 const boost::json::object& extra_meta, const boost::json::array& results);
 
 // ---- Measuring ----
 
