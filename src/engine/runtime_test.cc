@@ -80,6 +80,7 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
                                 if (!block_) return event;
                                 blocked_.set_value();
                                 while (!context.IsCancelled()) std::this_thread::yield();
+                                block_returned_.set_value();
                                 return event;
                               })
                     .ok());
@@ -183,6 +184,7 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
   std::vector<std::string> keys_;  // guarded by mu_
   std::promise<void> blocked_;
   std::atomic<bool> block_{true};
+  std::promise<void> block_returned_;  // Block saw its cancellation
   std::atomic<bool> fail_{
       true};  // FailOnce fails once  // Block waits until cancelled; else returns at once
 };
@@ -389,6 +391,27 @@ TEST_F(RuntimeTest, ALiveRunAndItsReplayAgreeOnValuesJsonCannotCarry) {
   auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
   ASSERT_TRUE(history.ok()) << history.status();
   EXPECT_EQ(history->back().details.Find("output"), std::optional<std::string_view>(*end.output));
+}
+
+TEST_F(RuntimeTest, StopCancelsTheHandlerInFlight) {
+  OpenRuntime(1);
+  CompiledMachine machine = AddMachine("b", kBlockMachine);
+  auto ended = std::make_shared<std::promise<ExecutionEnd>>();
+  auto started =
+      Start(Request(machine, "e1"), [ended](const ExecutionEnd& e) { ended->set_value(e); });
+  ASSERT_TRUE(started.ok());
+  blocked_.get_future().wait();  // Block runs and waits to be cancelled
+  ASSERT_TRUE(Stop(started->execution_arn).ok());
+  // The handler saw LambdaContext::cancelled and returned (a handler never cancelled would
+  // spin until the runtime shuts down, after this wait gave up); its result was not wanted.
+  EXPECT_EQ(block_returned_.get_future().wait_for(std::chrono::seconds(30)),
+            std::future_status::ready);
+  EXPECT_EQ(ended->get_future().get().status, "ABORTED");
+  auto history = runtime_->ReplayHistory(started->execution_arn);
+  ASSERT_TRUE(history.ok());
+  EXPECT_THAT(Types(*history),
+              ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
+                          "LambdaFunctionStarted", "ExecutionAborted"));
 }
 
 }  // namespace
