@@ -459,7 +459,7 @@ class DurableRun {
     }
     auto history = runtime_->ReplayHistory(arn);
     if (!history.ok()) return "replaying the history: " + history.status().ToString();
-    counts_ = hpd::bench::CountHistory(*history);
+    counts_ = hpd::bench::CountHistory(**history);
     return hpd::bench::CheckCounts(w_, counts_);
   }
 

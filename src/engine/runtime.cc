@@ -65,7 +65,15 @@ struct Effects {
   std::vector<uint64_t> dispatch;  // task tokens
   std::vector<uint64_t> arm;       // timer tokens
   bool closed = false;
+  WallTime ended_at{};  // when closed: the time of the call that ended the execution
 };
+
+// A turn runs local-only functions and due timers inline until it holds this many calls or
+// bytes of results; then what it schedules waits for the next turn (a worker, the clock), so
+// that a long chain (a Retry with IntervalSeconds 0 on a failing local function) neither
+// freezes the engine thread nor builds one huge record, and a Stop gets through.
+constexpr size_t kMaxInlineCallsPerTurn = 4096;
+constexpr size_t kMaxInlineBytesPerTurn = 8 << 20;
 
 // A call made within a turn, with a live TaskCompleted's outcome.
 struct PendingCall {
@@ -237,8 +245,11 @@ class Runtime::Impl {
       for (auto& [id, e] : open_) {
         Effects effects;
         std::vector<CallRow> turn;
-        for (auto& [token, task] : e->tasks) {
-          if (!task.started) {
+        // Tokens first: applying a TaskStarted may run a local-only task, which changes the map.
+        std::vector<std::pair<uint64_t, bool>> tasks;  // token, started
+        for (const auto& [token, task] : e->tasks) tasks.emplace_back(token, task.started);
+        for (const auto& [token, started] : tasks) {
+          if (!started) {
             Status status = Apply(
                 *e, CallRow{e->next_seq, CallKind::kTaskStarted, token, Now(), true, "", "", ""},
                 std::nullopt, &turn, &effects, /*live=*/true);
@@ -246,9 +257,7 @@ class Runtime::Impl {
           }
           effects.dispatch.push_back(token);
         }
-        for (auto& [token, timer] : e->timers) {
-          effects.arm.push_back(token);
-        }
+        for (const auto& [token, timer] : e->timers) effects.arm.push_back(token);
         Commit(*e, std::move(turn), std::move(effects), nullptr);
       }
     });
@@ -301,9 +310,9 @@ class Runtime::Impl {
       StatusOr<std::optional<store::RevisionRow>> revision = reader.GetRevision(row.revision);
       if (!revision.ok()) return revision.status();
       if (!*revision) return DataLossError("revision " + std::to_string(row.revision) + " missing");
-      if (*found) {
+      if (*found && (*found)->arn == row.state_machine_arn) {
         machine = std::move(**found);
-      } else {  // the machine was deleted; the execution keeps its revision
+      } else {  // the machine was deleted; the execution keeps its revision and machine ARN
         machine.emplace();
         machine->id = row.state_machine_id;
         machine->arn = row.state_machine_arn;
@@ -363,8 +372,15 @@ class Runtime::Impl {
     using Pending = PendingCall;
     Fifo<Pending> queue;
     queue.push_back(Pending{call, std::move(live_outcome)});
+    WallTime latest = call.now;
+    size_t bytes = 0;
     while (std::optional<Pending> next = queue.pop_front()) {
+      if (e.ending) break;  // calls queued before the end no longer matter
       next->call.seq = e.next_seq;
+      // Time never goes back within a turn: a call queued earlier happens now.
+      latest = std::max(latest, next->call.now);
+      next->call.now = latest;
+      bytes += next->call.output.size() + next->call.error.size() + next->call.cause.size();
       asl::Commands commands;
       HPD_RETURN_IF_ERROR(ApplyOne(e, next->call, std::move(next->outcome), &commands, effects,
                                    /*live=*/true));
@@ -374,6 +390,9 @@ class Runtime::Impl {
         queue.push_back(
             Pending{CallRow{0, CallKind::kTaskStarted, task.token, now, true, "", "", ""}, {}});
       }
+      const bool inline_allowed =
+          turn->size() < kMaxInlineCallsPerTurn && bytes < kMaxInlineBytesPerTurn;
+      if (!inline_allowed) continue;  // a worker runs the task, the clock fires the timer
       if (turn->back().kind == CallKind::kTaskStarted) {
         if (std::optional<Pending> completed = RunLocalOnly(e, turn->back().token, now)) {
           queue.push_back(std::move(*completed));
@@ -395,7 +414,12 @@ class Runtime::Impl {
     auto it = e.tasks.find(token);
     if (it == e.tasks.end()) return std::nullopt;
     TaskEntry& task = it->second;
-    if (!functions_.IsLocalOnly(task.invocation)) return std::nullopt;
+    // A task with a timeout or heartbeat goes to a worker: running inline, nothing could
+    // interrupt it (the engine thread would be busy running it).
+    if (task.invocation.timeout_seconds || task.invocation.heartbeat_seconds ||
+        !functions_.IsLocalOnly(task.invocation)) {
+      return std::nullopt;
+    }
     task.dispatched = true;
     asl::TaskOutcome outcome =
         functions_.Invoke(task.invocation, inline_request_ids_, task.cancelled.get(),
@@ -500,6 +524,7 @@ class Runtime::Impl {
     if (commands.finished) {
       e.ending = true;
       effects->closed = true;
+      effects->ended_at = now;
     }
   }
 
@@ -524,11 +549,11 @@ class Runtime::Impl {
     if (turn.empty() && !before) {
       RunEffects(e, effects);
       if (after) after(Status::Ok());
-      if (effects.closed) Close(e.row.id, EndOf(e, Now()));
+      if (effects.closed) Close(e.row.id, EndOf(e, effects.ended_at));
       return;
     }
     std::optional<ExecutionEnd> end;
-    if (effects.closed) end = EndOf(e, turn.empty() ? Now() : turn.back().now);
+    if (effects.closed) end = EndOf(e, effects.ended_at);
     const int64_t id = e.row.id;
     const bool isolated = before != nullptr;  // read before `before` moves into the work
     if (!e.durable) {
@@ -1030,7 +1055,8 @@ class Runtime::Impl {
 
   // ---- Reads ----
 
-  StatusOr<std::vector<asl::HistoryEvent>> ReplayHistory(const std::string& arn) const {
+  StatusOr<std::shared_ptr<const std::vector<asl::HistoryEvent>>> ReplayHistory(
+      const std::string& arn) const {
     std::optional<store::ExecutionRow> row;
     std::vector<CallRow> calls;
     std::shared_ptr<const std::vector<asl::HistoryEvent>> cached;
@@ -1051,7 +1077,7 @@ class Runtime::Impl {
     });
     if (!status.ok()) return status;
     if (!row) return NotFoundError("Execution Does Not Exist: '" + arn + "'");
-    if (cached) return *cached;
+    if (cached) return cached;
     const int64_t id = row->id;
     const auto count = static_cast<int64_t>(calls.size());
     StatusOr<std::unique_ptr<OpenExecution>> e = Rebuild(std::move(*row), calls);
@@ -1059,7 +1085,7 @@ class Runtime::Impl {
     auto history =
         std::make_shared<const std::vector<asl::HistoryEvent>>((*e)->execution->history());
     RememberHistory(id, count, history);
-    return *history;
+    return history;
   }
 
   // The history of execution `id` replayed from `calls` calls, if cached.
@@ -1210,7 +1236,7 @@ void Runtime::WhenEnded(const std::string& execution_arn,
   });
 }
 
-StatusOr<std::vector<asl::HistoryEvent>> Runtime::ReplayHistory(
+StatusOr<std::shared_ptr<const std::vector<asl::HistoryEvent>>> Runtime::ReplayHistory(
     const std::string& execution_arn) const {
   return impl_->ReplayHistory(execution_arn);
 }

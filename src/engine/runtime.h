@@ -153,7 +153,8 @@ class Runtime {
 
   // The history of an execution as its committed calls produce it (open or closed).
   // kNotFound when the journal has no such execution.
-  [[nodiscard]] StatusOr<std::vector<asl::HistoryEvent>> ReplayHistory(
+  // Shared and immutable: paging through a long history copies nothing.
+  [[nodiscard]] StatusOr<std::shared_ptr<const std::vector<asl::HistoryEvent>>> ReplayHistory(
       const std::string& execution_arn) const;
 
   // Compiles `row`'s definition (validated before it was stored), once per revision.

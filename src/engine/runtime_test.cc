@@ -58,6 +58,22 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
                         return event;
                       })
             .ok());
+    FunctionOptions local_only;
+    local_only.local_only = true;
+    ASSERT_TRUE(functions_
+                    .Register(
+                        "Inline",
+                        [this](const boost::json::value& event,
+                               const LambdaContext&) -> StatusOr<boost::json::value> {
+                          // Fails while failures_left_ > 0, else returns the event.
+                          if (failures_left_.load() > 0) {
+                            failures_left_.fetch_sub(1);
+                            return Status(StatusCode::kInternal, "again").SetErrorName("Again");
+                          }
+                          return event;
+                        },
+                        local_only)
+                    .ok());
     ASSERT_TRUE(functions_
                     .Register("Odd",
                               [](const boost::json::value&,
@@ -183,10 +199,10 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
   std::mutex mu_;
   std::vector<std::string> keys_;  // guarded by mu_
   std::promise<void> blocked_;
-  std::atomic<bool> block_{true};
+  std::atomic<bool> block_{true};      // Block waits until cancelled; else returns at once
   std::promise<void> block_returned_;  // Block saw its cancellation
-  std::atomic<bool> fail_{
-      true};  // FailOnce fails once  // Block waits until cancelled; else returns at once
+  std::atomic<bool> fail_{true};       // FailOnce fails once
+  std::atomic<int> failures_left_{0};  // Inline fails this many more times
 };
 
 constexpr char kPassMachine[] = R"({"StartAt":"A","States":{
@@ -211,7 +227,7 @@ TEST_F(RuntimeTest, RunsAnExecutionAndItsHistoryReplaysFromTheJournal) {
   EXPECT_EQ(end.output, std::optional<std::string>(R"({"in":true,"a":{"x":1}})"));
   auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
   ASSERT_TRUE(history.ok()) << history.status();
-  EXPECT_THAT(Types(*history),
+  EXPECT_THAT(Types(**history),
               ElementsAre("ExecutionStarted", "PassStateEntered", "PassStateExited",
                           "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"));
   std::optional<store::ExecutionRow> row;
@@ -238,7 +254,7 @@ TEST_F(RuntimeTest, RunsTasksOnWorkersWithAnIdempotencyKey) {
   EXPECT_THAT(Keys()[0], ::testing::StartsWith(std::string(kArnPrefix) + "execution:m:e1/T/0/"));
   auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
   ASSERT_TRUE(history.ok()) << history.status();
-  EXPECT_THAT(Types(*history),
+  EXPECT_THAT(Types(**history),
               ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
                           "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
                           "ExecutionSucceeded"));
@@ -277,7 +293,7 @@ TEST_F(RuntimeTest, StopAbortsAWaitingExecution) {
   EXPECT_EQ(end.stop, *stopped);
   auto history = runtime_->ReplayHistory(started->execution_arn);
   ASSERT_TRUE(history.ok());
-  EXPECT_EQ(Types(*history).back(), "ExecutionAborted");
+  EXPECT_EQ(Types(**history).back(), "ExecutionAborted");
   EXPECT_THAT(Stop(started->execution_arn).status(), StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(runtime_->open_executions(), 0u);
 }
@@ -318,7 +334,7 @@ TEST_F(RuntimeTest, ARestartResumesParkedTimersAndInFlightTasks) {
   EXPECT_THAT(keys[2], ::testing::StartsWith(std::string(kArnPrefix) + "execution:w:parked/T/0/"));
   auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:w:parked");
   ASSERT_TRUE(history.ok());
-  EXPECT_THAT(Types(*history),
+  EXPECT_THAT(Types(**history),
               ElementsAre("ExecutionStarted", "WaitStateEntered", "WaitStateExited",
                           "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
                           "LambdaFunctionSucceeded", "TaskStateExited", "ExecutionSucceeded"));
@@ -363,7 +379,7 @@ TEST_F(RuntimeTest, RedriveRunsAFailedExecutionAgainAndReplaysTheSame) {
 
   auto history = runtime_->ReplayHistory(arn);
   ASSERT_TRUE(history.ok());
-  std::vector<std::string> types = Types(*history);
+  std::vector<std::string> types = Types(**history);
   EXPECT_EQ(std::count(types.begin(), types.end(), "ExecutionRedriven"), 1);
   EXPECT_EQ(types.back(), "ExecutionSucceeded");
 
@@ -390,7 +406,8 @@ TEST_F(RuntimeTest, ALiveRunAndItsReplayAgreeOnValuesJsonCannotCarry) {
   EXPECT_EQ(end.output, std::optional<std::string>(R"({"unsigned":5,"nan":null,"text":"ok"})"));
   auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
   ASSERT_TRUE(history.ok()) << history.status();
-  EXPECT_EQ(history->back().details.Find("output"), std::optional<std::string_view>(*end.output));
+  EXPECT_EQ((*history)->back().details.Find("output"),
+            std::optional<std::string_view>(*end.output));
 }
 
 TEST_F(RuntimeTest, StopCancelsTheHandlerInFlight) {
@@ -409,9 +426,66 @@ TEST_F(RuntimeTest, StopCancelsTheHandlerInFlight) {
   EXPECT_EQ(ended->get_future().get().status, "ABORTED");
   auto history = runtime_->ReplayHistory(started->execution_arn);
   ASSERT_TRUE(history.ok());
-  EXPECT_THAT(Types(*history),
+  EXPECT_THAT(Types(**history),
               ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
                           "LambdaFunctionStarted", "ExecutionAborted"));
+}
+
+constexpr char kInlineChain[] = R"({"StartAt":"A","States":{
+  "A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Inline",
+       "Retry":[{"ErrorEquals":["Again"],"IntervalSeconds":0,"MaxAttempts":5000}],"Next":"B"},
+  "B":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Inline",
+       "Next":"C"},
+  "C":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Inline",
+       "End":true}}})";
+
+TEST_F(RuntimeTest, LocalOnlyTasksAndDueTimersRunInsideOneTurn) {
+  OpenRuntime(0);
+  CompiledMachine machine = AddMachine("m", kInlineChain);
+  failures_left_ = 3;  // A retries three times (IntervalSeconds 0)
+  const uint64_t before = journal_->committed_work();
+  ExecutionEnd end = Run(Request(machine, "e1", R"({"v":1})"));
+  EXPECT_EQ(end.status, "SUCCEEDED");
+  EXPECT_EQ(end.output, std::optional<std::string>(R"({"v":1})"));
+  // The whole execution was one turn: one piece of journal work.
+  EXPECT_EQ(journal_->committed_work() - before, 1u);
+  auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
+  ASSERT_TRUE(history.ok());
+  const auto& events = **history;
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const asl::HistoryEvent& e) {
+                            return e.type == asl::HistoryEventType::kLambdaFunctionFailed;
+                          }),
+            3);
+  for (size_t i = 1; i < events.size(); ++i) {
+    EXPECT_LE(events[i - 1].timestamp, events[i].timestamp) << "event " << events[i].id;
+  }
+  EXPECT_EQ(end.stop, events.back().timestamp);
+}
+
+TEST_F(RuntimeTest, ALongInlineChainIsSplitIntoTurns) {
+  OpenRuntime(0);
+  CompiledMachine machine = AddMachine("m", kInlineChain);
+  failures_left_ = 3000;  // about 9,000 calls: more than one turn may hold
+  const uint64_t before = journal_->committed_work();
+  ExecutionEnd end = Run(Request(machine, "e1", "{}"));
+  EXPECT_EQ(end.status, "SUCCEEDED");
+  EXPECT_GT(journal_->committed_work() - before, 1u);
+  auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_EQ(Types(**history).back(), "ExecutionSucceeded");
+}
+
+TEST_F(RuntimeTest, ALocalOnlyTaskWithATimeoutRunsOnAWorker) {
+  OpenRuntime(1);  // the timeout must not elapse at once
+  CompiledMachine machine = AddMachine("m", R"({"StartAt":"A","States":{
+    "A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Inline",
+         "TimeoutSeconds":60,"End":true}}})");
+  const uint64_t before = journal_->committed_work();
+  ExecutionEnd end = Run(Request(machine, "e1", "{}"));
+  EXPECT_EQ(end.status, "SUCCEEDED");
+  // Scheduled in one turn, completed (by a worker, which a timeout could interrupt) in another.
+  EXPECT_EQ(journal_->committed_work() - before, 2u);
 }
 
 }  // namespace

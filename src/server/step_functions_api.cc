@@ -863,7 +863,8 @@ class StepFunctionsApi::Impl {
       if ((*token)->rfind("h.", 0) == 0) next_id = ParseInt(std::string_view(**token).substr(2));
       if (!next_id || *next_id < 1) return reply(InvalidToken(**token));
     }
-    StatusOr<std::vector<asl::HistoryEvent>> history = runtime_.ReplayHistory(**arn);
+    StatusOr<std::shared_ptr<const std::vector<asl::HistoryEvent>>> history =
+        runtime_.ReplayHistory(**arn);
     if (!history.ok()) {
       if (history.status().code() == StatusCode::kNotFound) {
         return reply(ExecutionDoesNotExist(**arn));
@@ -871,7 +872,7 @@ class StepFunctionsApi::Impl {
       return reply(history.status());
     }
     const size_t limit = PageSize(*max);
-    const int64_t total = static_cast<int64_t>(history->size());
+    const int64_t total = static_cast<int64_t>((*history)->size());
     if (next_id && *next_id > total) return reply(InvalidToken(**token));
     const bool reversed = reverse->value_or(false);
     const bool with_data = include->value_or(true);
@@ -880,7 +881,7 @@ class StepFunctionsApi::Impl {
     const int64_t step = reversed ? -1 : 1;
     int64_t id = next_id.value_or(reversed ? total : 1);
     for (; id >= 1 && id <= total && events.size() < limit; id += step) {
-      const asl::HistoryEvent& event = (*history)[static_cast<size_t>(id - 1)];
+      const asl::HistoryEvent& event = (**history)[static_cast<size_t>(id - 1)];
       json::object item = asl::HistoryEventToJson(event);
       if (!with_data) {
         for (auto& [key, details] : item) {

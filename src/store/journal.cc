@@ -23,7 +23,7 @@ constexpr std::string_view kMigrations[] = {
     // 0 -> 1
     R"sql(
 CREATE TABLE state_machines (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   arn TEXT NOT NULL UNIQUE,
   name TEXT NOT NULL,
   type TEXT NOT NULL,
@@ -740,9 +740,14 @@ class Journal::Impl {
           if (item.isolated) {
             if (!results[i].ok()) db_->Execute("ROLLBACK TO w").IgnoreError();
             db_->Execute("RELEASE w").IgnoreError();
+          } else if (!results[i].ok()) {
+            // Work that is not isolated may have written before failing: the whole batch goes
+            // (a later turn of the same execution must not commit without this one).
+            commit = results[i];
+            break;
           }
         }
-        commit = Retrying("COMMIT");
+        if (commit.ok()) commit = Retrying("COMMIT");
         if (!commit.ok()) db_->Execute("ROLLBACK").IgnoreError();
       }
       commits_.fetch_add(1, std::memory_order_relaxed);
@@ -755,16 +760,22 @@ class Journal::Impl {
   }
 
   // Runs `sql`, trying again while another connection holds the database (a sqlite3 shell, a
-  // backup): busy_timeout waits 10 s each time. Other errors are returned.
+  // backup) for up to a minute (busy_timeout waits 10 s each time), and not once Close began.
+  // Other errors are returned at once.
   Status Retrying(std::string_view sql) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     while (true) {
       Status status = db_->Execute(sql);
-      if (status.ok() || status.code() != StatusCode::kUnavailable ||
-          (status.message().find("locked") == std::string_view::npos &&
-           status.message().find("busy") == std::string_view::npos)) {
-        return status;
-      }
+      const bool busy = status.code() == StatusCode::kUnavailable &&
+                        (status.message().find("locked") != std::string_view::npos ||
+                         status.message().find("busy") != std::string_view::npos);
+      if (!busy || std::chrono::steady_clock::now() > give_up || Closing()) return status;
     }
+  }
+
+  bool Closing() {
+    std::lock_guard lock(mu_);
+    return closing_;
   }
 
   // Declared first, so destroyed last: the flock is released after every connection closed.

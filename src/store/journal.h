@@ -189,8 +189,8 @@ class Journal {
   // Runs `work` on the writer thread inside the next transaction; then `done` (on the writer
   // thread, after COMMIT returned, so the work is durable when it is OK) with the work's status,
   // or the commit's error. Work that fails is rolled back alone (a savepoint) when `isolated`;
-  // otherwise it must fail before writing anything. Work items run and finish in submission
-  // order. After Close, `done` gets kUnavailable at once.
+  // otherwise its failure rolls back the whole batch, and every piece of it gets that error. Work
+  // items run and finish in submission order. After Close, `done` gets kUnavailable at once.
   void Submit(Work work, Done done, bool isolated = true);
   // Runs `read` with a reader connection (borrowed from a pool) on the calling thread.
   [[nodiscard]] Status Read(const std::function<Status(JournalReader&)>& read) const;

@@ -179,6 +179,44 @@ TEST_F(JournalTest, FailedIsolatedWorkIsRolledBackAloneAndReportsItsError) {
               IsOk());
 }
 
+TEST_F(JournalTest, WorkThatIsNotIsolatedFailsItsWholeBatch) {
+  auto journal = OpenJournal();
+  const int64_t machine = AddMachine(*journal, "m");
+  // Hold the writer in a first batch, so that the next two pieces share the following one.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  journal->Submit(
+      [released](JournalWriter&) {
+        released.wait();
+        return Status::Ok();
+      },
+      nullptr);
+  std::promise<Status> failing, later;
+  journal->Submit(
+      [&](JournalWriter& w) -> Status {
+        if (Status s = w.InsertExecution(Execution(machine, "partial", 1)).status(); !s.ok()) {
+          return s;
+        }
+        return InternalError("disk trouble after a write");
+      },
+      [&](Status s) { failing.set_value(s); }, /*isolated=*/false);
+  journal->Submit(
+      [&](JournalWriter& w) { return w.InsertExecution(Execution(machine, "later", 2)).status(); },
+      [&](Status s) { later.set_value(s); }, /*isolated=*/false);
+  release.set_value();
+  EXPECT_THAT(failing.get_future().get(), StatusIs(StatusCode::kInternal, HasSubstr("disk")));
+  EXPECT_THAT(later.get_future().get(), StatusIs(StatusCode::kInternal, HasSubstr("disk")));
+  ASSERT_THAT(journal->Read([&](JournalReader& r) -> Status {
+    ExecutionQuery query;
+    query.state_machine_id = machine;
+    auto rows = r.ListExecutions(query);
+    if (!rows.ok()) return rows.status();
+    EXPECT_TRUE(rows->empty()) << "nothing of the failed batch was committed";
+    return Status::Ok();
+  }),
+              IsOk());
+}
+
 TEST_F(JournalTest, WorkSeesEarlierWorkOfTheSameBatch) {
   auto journal = OpenJournal();
   const int64_t machine = AddMachine(*journal, "m");
