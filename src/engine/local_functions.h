@@ -76,7 +76,9 @@ struct FunctionOptions {
   // is all it does. A durable engine may then run it inside the step that schedules it, before
   // that step is durable, as Temporal runs local activities: a crash loses the run together
   // with the step, and it runs again. Never set it for a function that writes files, calls
-  // other services or starts processes.
+  // other services or starts processes. Running inline, it holds up the engine: it must return
+  // quickly (it cannot be stopped mid-run; tasks with a timeout or heartbeat are never run
+  // inline).
   bool local_only = false;
 };
 
