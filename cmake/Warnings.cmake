@@ -17,6 +17,7 @@ if(HPD_WERROR)
 endif()
 
 option(HPD_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
+option(HPD_TSAN "Build with ThreadSanitizer (not together with HPD_SANITIZE)" OFF)
 
 # hpd_module(NAME SOURCES... DEPS ...) declares one library target per module.
 function(hpd_target_defaults target)
