@@ -15,12 +15,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/digest.h"
+
 namespace hpd::server {
 namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 constexpr std::string_view kTerminator = "aws4_request";
-constexpr std::string_view kHexDigits = "0123456789abcdef";
 constexpr std::string_view kUpperHexDigits = "0123456789ABCDEF";
 
 constexpr std::string_view kIncompleteSignature = "IncompleteSignatureException";
@@ -71,17 +72,6 @@ std::string TrimAll(std::string_view value) {
     if (pending_space) out.push_back(' ');
     pending_space = false;
     out.push_back(c);
-  }
-  return out;
-}
-
-std::string Hex(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char c : bytes) {
-    const auto b = static_cast<unsigned char>(c);
-    out.push_back(kHexDigits[b >> 4]);
-    out.push_back(kHexDigits[b & 0x0F]);
   }
   return out;
 }
@@ -296,21 +286,6 @@ StatusOr<AuthorizationParts> ParseAuthorization(std::string_view header) {
 
 }  // namespace
 
-std::string Sha256Hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
-  return Hex(std::string_view(reinterpret_cast<const char*>(digest.data()), size));
-}
-
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &size);
-  return std::string(reinterpret_cast<const char*>(mac.data()), size);
-}
-
 std::string UriEncode(std::string_view text, bool keep_slash) {
   std::string out;
   out.reserve(text.size());
@@ -407,7 +382,8 @@ std::string SigningKey(std::string_view secret_access_key, std::string_view yyyy
 std::string Signature(std::string_view secret_access_key, std::string_view yyyymmdd,
                       std::string_view region, std::string_view service,
                       std::string_view string_to_sign) {
-  return Hex(HmacSha256(SigningKey(secret_access_key, yyyymmdd, region, service), string_to_sign));
+  return HexEncode(
+      HmacSha256(SigningKey(secret_access_key, yyyymmdd, region, service), string_to_sign));
 }
 
 std::string AuthorizationHeader(const SignedRequest& request,

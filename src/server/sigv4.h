@@ -83,6 +83,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/digest.h"
 #include "common/status.h"
 
 namespace hpd::server {
@@ -149,10 +150,7 @@ class SigV4Verifier {
 
 // Building blocks. Pure functions; thread-safe.
 
-// Lower-case hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
-// Raw 32-byte HMAC-SHA256.
-std::string HmacSha256(std::string_view key, std::string_view data);
+// Sha256Hex and HmacSha256 are in common/digest.h.
 
 // Percent-encodes every byte except A-Z a-z 0-9 - _ . ~ (and '/' when keep_slash), uppercase hex.
 std::string UriEncode(std::string_view text, bool keep_slash);
