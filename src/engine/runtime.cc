@@ -617,13 +617,20 @@ class Runtime::Impl {
     }
   }
 
-  void Close(int64_t id, const ExecutionEnd& end) {
+  // Takes execution `id` out of the open ones; null if it is not open.
+  std::unique_ptr<OpenExecution> TakeOpen(int64_t id) {
     auto it = open_.find(id);
-    if (it == open_.end()) return;
+    if (it == open_.end()) return nullptr;
     std::unique_ptr<OpenExecution> e = std::move(it->second);
     open_.erase(it);
     by_arn_.erase(e->row.arn);
     open_count_.store(open_.size(), std::memory_order_relaxed);
+    return e;
+  }
+
+  void Close(int64_t id, const ExecutionEnd& end) {
+    std::unique_ptr<OpenExecution> e = TakeOpen(id);
+    if (e == nullptr) return;
     for (auto& [token, timer] : e->timers) {
       if (timer.id != TimerId::kInvalid) clock_.Cancel(timer.id);
     }
@@ -733,12 +740,8 @@ class Runtime::Impl {
   }
 
   void FailStart(int64_t id, const Status& status) {
-    auto it = open_.find(id);
-    if (it == open_.end()) return;
-    std::unique_ptr<OpenExecution> e = std::move(it->second);
-    open_.erase(it);
-    by_arn_.erase(e->row.arn);
-    open_count_.store(open_.size(), std::memory_order_relaxed);
+    std::unique_ptr<OpenExecution> e = TakeOpen(id);
+    if (e == nullptr) return;
     for (auto& waiter : e->start_waiters) waiter(status);
     for (auto& run : e->after_start) run();  // they find no such execution now
   }
