@@ -17,6 +17,9 @@ inline constexpr char32_t kReplacementCharacter = 0xFFFD;
 // overlong, a surrogate or beyond U+10FFFF. Requires i < text.size().
 std::size_t Utf8SequenceLength(std::string_view text, std::size_t i);
 
+// True when all of `text` is well-formed UTF-8.
+bool IsWellFormedUtf8(std::string_view text);
+
 // The code point at text[*pos], advancing *pos past it; where no well-formed sequence starts,
 // U+FFFD, advancing one byte. Requires *pos < text.size().
 char32_t DecodeUtf8(std::string_view text, std::size_t* pos);

@@ -55,5 +55,15 @@ TEST(SanitizeUtf8Test, ReplacesEachMaximalSubpart) {
   EXPECT_EQ(SanitizeUtf8(""), "");
 }
 
+TEST(IsWellFormedUtf8Test, AcceptsUtf8AndRefusesAnyIllFormedByte) {
+  EXPECT_TRUE(IsWellFormedUtf8(""));
+  EXPECT_TRUE(IsWellFormedUtf8("ascii"));
+  EXPECT_TRUE(IsWellFormedUtf8("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(IsWellFormedUtf8("\xff"));
+  EXPECT_FALSE(IsWellFormedUtf8("caf\xc3"));       // truncated
+  EXPECT_FALSE(IsWellFormedUtf8("\xc0\xaf"));      // overlong
+  EXPECT_FALSE(IsWellFormedUtf8("\xed\xa0\x80"));  // surrogate
+}
+
 }  // namespace
 }  // namespace hpd

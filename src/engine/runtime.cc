@@ -81,27 +81,10 @@ struct PendingCall {
   std::optional<asl::TaskOutcome> outcome;
 };
 
-// Makes a task's outcome what its record will replay to, and returns the record's output text:
-// the execution goes on with the value parsed back from the text, not the handler's, since the
-// two differ where JSON text cannot carry a value (NaN, nesting deeper than the parser accepts,
-// uint64 read back as int64). A result that does not parse back fails the task (States.Runtime).
 // True when ParseJson(SerializeJson(value)) is `value` exactly, kinds included: nesting within
 // the parser's limit, finite doubles (printed so that they read back), no uint64 (read back as
 // int64), strings and keys of well-formed UTF-8 (others are repaired when printed). Cheaper
 // than parsing the text back, which is then needed only for the rare value that fails this.
-bool WellFormedUtf8(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    if (static_cast<unsigned char>(text[i]) < 0x80) {
-      ++i;
-      continue;
-    }
-    const size_t length = Utf8SequenceLength(text, i);
-    if (length == 0) return false;
-    i += length;
-  }
-  return true;
-}
-
 bool RoundTripsExactly(const boost::json::value& value, size_t depth = 0) {
   switch (value.kind()) {
     case boost::json::kind::null:
@@ -113,7 +96,7 @@ bool RoundTripsExactly(const boost::json::value& value, size_t depth = 0) {
     case boost::json::kind::double_:
       return std::isfinite(value.get_double());
     case boost::json::kind::string:
-      return WellFormedUtf8(value.get_string());
+      return IsWellFormedUtf8(value.get_string());
     case boost::json::kind::array:
       if (depth + 1 > kMaxJsonDepth) return false;
       for (const boost::json::value& item : value.get_array()) {
@@ -123,7 +106,7 @@ bool RoundTripsExactly(const boost::json::value& value, size_t depth = 0) {
     case boost::json::kind::object:
       if (depth + 1 > kMaxJsonDepth) return false;
       for (const auto& member : value.get_object()) {
-        if (!WellFormedUtf8(member.key()) || !RoundTripsExactly(member.value(), depth + 1)) {
+        if (!IsWellFormedUtf8(member.key()) || !RoundTripsExactly(member.value(), depth + 1)) {
           return false;
         }
       }
@@ -132,6 +115,10 @@ bool RoundTripsExactly(const boost::json::value& value, size_t depth = 0) {
   return false;
 }
 
+// Makes a task's outcome what its record will replay to, and returns the record's output text:
+// the execution goes on with the value parsed back from the text, not the handler's, since the
+// two differ where JSON text cannot carry a value (NaN, nesting deeper than the parser accepts,
+// uint64 read back as int64). A result that does not parse back fails the task (States.Runtime).
 std::string MakeRecordable(asl::TaskOutcome& outcome) {
   if (!outcome.succeeded) return std::string();
   std::string text = SerializeJson(outcome.output);

@@ -128,13 +128,9 @@ Status ValidateObjectKey(std::string_view key) {
                                       " bytes, at most 1024"),
                  "KeyTooLongError");
   }
-  for (size_t i = 0; i < key.size();) {
-    const size_t length = Utf8SequenceLength(key, i);
-    if (length == 0) {
-      return Named(InvalidArgumentError("An object key must be well-formed UTF-8"),
-                   "InvalidArgument");
-    }
-    i += length;
+  if (!IsWellFormedUtf8(key)) {
+    return Named(InvalidArgumentError("An object key must be well-formed UTF-8"),
+                 "InvalidArgument");
   }
   return Status::Ok();
 }
