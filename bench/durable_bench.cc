@@ -146,15 +146,6 @@ int64_t ContextSwitches() {
   return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
-double ProcessCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
 // flaky as the workloads README states it, per Task of an execution (see the file comment):
 // attempts are counted per execution (the idempotency key up to its first '/': the execution ARN,
 // whose names cannot hold a '/') and value of the event's n.
@@ -294,13 +285,13 @@ class DurableRun {
     timed.latencies_ms.resize(static_cast<size_t>(n));
     const uint64_t commits0 = journal_->commits();
     const uint64_t work0 = journal_->committed_work();
-    const double cpu0 = ProcessCpuSeconds();
+    const double cpu0 = hpd::bench::ProcessCpuSeconds();
     const int64_t switches0 = ContextSwitches();
     const auto threads0 = ThreadCpu();
     const auto t0 = SteadyClock::now();
     if (std::string e = Run(timed); !e.empty()) return Fail(e);
     const double total_ms = Ms(SteadyClock::now() - t0);
-    const double cpu = ProcessCpuSeconds() - cpu0;
+    const double cpu = hpd::bench::ProcessCpuSeconds() - cpu0;
     const int64_t switches = ContextSwitches() - switches0;
     const auto threads1 = ThreadCpu();
     const uint64_t commits = journal_->commits() - commits0;

@@ -356,15 +356,6 @@ double ProcessCpu(pid_t pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-double SelfCpu() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
 class Server {
  public:
   Server() = default;
@@ -577,14 +568,14 @@ int Rate(const Options& opt) {
   LoadDriver driver(server.port(), opt.connections);
   // CPU is sampled around the whole run; the warm-up's share is taken out by proportion.
   const double server_cpu0 = ProcessCpu(server.pid());
-  const double client_cpu0 = SelfCpu();
+  const double client_cpu0 = hpd::bench::ProcessCpuSeconds();
   const auto t0 = SteadyClock::now();
   auto result = driver.Run(
       [&](int64_t) { return std::optional(std::make_pair(std::string("StartExecution"), body)); },
       CheckStarted, opt.warmup_s, opt.seconds);
   const double wall = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   const double server_cpu = ProcessCpu(server.pid()) - server_cpu0;
-  const double client_cpu = SelfCpu() - client_cpu0;
+  const double client_cpu = hpd::bench::ProcessCpuSeconds() - client_cpu0;
   if (!result) return 1;
   const double rss = hpd::bench::ProcStatusMiB("VmRSS:", server.pid());
   const double hwm = hpd::bench::ProcStatusMiB("VmHWM:", server.pid());

@@ -135,6 +135,8 @@ double Ms(SteadyClock::duration d);
 
 // getrusage(RUSAGE_SELF).ru_maxrss in MiB.
 double MaxRssMiB();
+// CPU seconds (user + system) this process has used, every thread included.
+double ProcessCpuSeconds();
 // A "VmHWM:" / "VmRSS:" line of /proc/<pid>/status in MiB (0 if unreadable); pid 0: self.
 double ProcStatusMiB(std::string_view key, pid_t pid = 0);
 
