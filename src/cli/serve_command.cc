@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -13,8 +14,6 @@
 #include <string>
 #include <system_error>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "common/clock.h"
@@ -274,8 +273,10 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--data-dir", options->data_dir,
                   "Directory of the SQLite journal (journal.db); created if missing")
       ->capture_default_str();
-  cmd->add_option("--time-scale", options->time_scale,
-                  "Waits, retry intervals and timeouts of d take d * X of real time (0: none)")
+  cmd->add_option(
+         "--time-scale", options->time_scale,
+         "Waits, retry intervals, timeouts and local functions' run times of d take d * X of "
+         "real time (0: none, so a task with a timeout loses to it at once)")
       ->capture_default_str();
   cmd->add_option("--workers", options->workers, "Threads running task handlers")
       ->capture_default_str()
@@ -292,8 +293,8 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
                   "Also serve the Lambda functions of the conformance cases under CASES_DIR, for "
                   "`asl-conformance --endpoint`: each case's lambda_functions entry as "
                   "PLACEHOLDER-BEHAVIOUR (e.g. <lambda_function_name>-identity), since the corpus "
-                  "binds one placeholder to different handlers in different cases. Refuses an "
-                  "unknown handler file or a name bound to two behaviours")
+                  "binds one placeholder to different handlers in different cases. Refuses a case "
+                  "whose handler file has no local behaviour")
       ->option_text("CASES_DIR");
   cmd->add_option("--witness-log", options->witness_log,
                   "Also serve the functions witness and witness_slow, which append one line per "
