@@ -961,6 +961,11 @@ class Runtime::Impl {
       return functions_.Invoke(job.invocation, request_ids, job.cancelled.get(),
                                job.idempotency_key);
     }
+    for (TaskRunner* runner : options_.task_runners) {
+      if (runner->Handles(job.invocation)) {
+        return runner->Run(job.invocation, job.cancelled.get(), job.idempotency_key);
+      }
+    }
     return NoLocalImplementation(job.invocation, options_.runner_name);
   }
 

@@ -37,6 +37,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "engine/local_functions.h"
+#include "engine/task_runner.h"
 #include "store/journal.h"
 
 namespace hpd::engine {
@@ -49,6 +50,10 @@ struct RuntimeOptions {
   size_t workers = 4;
   // Named in the States.TaskFailed cause of a resource with no local implementation.
   std::string runner_name = "hpdeploy";
+  // Runners for task resources other than Lambda functions (e.g. ecs:runTask.sync), asked in
+  // order; the first whose Handles is true runs the task on a worker. Not owned; they must
+  // outlive the runtime.
+  std::vector<TaskRunner*> task_runners;
 };
 
 // What recovery found and did (Open).

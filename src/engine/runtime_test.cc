@@ -115,10 +115,11 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
     journal_ = std::move(*journal);
   }
 
-  void OpenRuntime(double time_scale) {
+  void OpenRuntime(double time_scale, std::vector<TaskRunner*> task_runners = {}) {
     RuntimeOptions options;
     options.time_scale = time_scale;
     options.workers = 2;
+    options.task_runners = std::move(task_runners);
     auto runtime = Runtime::Open(*journal_, functions_, clock_, options);
     ASSERT_TRUE(runtime.ok()) << runtime.status();
     runtime_ = std::move(*runtime);
@@ -258,6 +259,47 @@ TEST_F(RuntimeTest, RunsTasksOnWorkersWithAnIdempotencyKey) {
               ElementsAre("ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled",
                           "LambdaFunctionStarted", "LambdaFunctionSucceeded", "TaskStateExited",
                           "ExecutionSucceeded"));
+}
+
+// Claims ecs:runTask.sync and answers with the task's parameters and its idempotency key.
+class EchoRunner : public TaskRunner {
+ public:
+  bool Handles(const asl::TaskInvocation& task) const override {
+    return task.service == "ecs" && task.action == "runTask.sync";
+  }
+  asl::TaskOutcome Run(const asl::TaskInvocation& task, const std::atomic<bool>*,
+                       std::string_view idempotency_key) override {
+    asl::TaskOutcome outcome;
+    outcome.output =
+        boost::json::object{{"Echo", task.parameters}, {"Key", std::string(idempotency_key)}};
+    return outcome;
+  }
+};
+
+TEST_F(RuntimeTest, TaskRunnersRunTheResourcesTheyClaim) {
+  EchoRunner runner;
+  OpenRuntime(0, {&runner});
+  CompiledMachine machine = AddMachine("m", R"({"StartAt":"Ecs","States":{
+    "Ecs":{"Type":"Task","Resource":"arn:aws:states:::ecs:runTask.sync",
+           "Parameters":{"TaskDefinition":"td"},"ResultSelector":{"td.$":"$.Echo.TaskDefinition",
+           "key.$":"$.Key"},"Next":"Other"},
+    "Other":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage","End":true}}})");
+  ExecutionEnd end = Run(Request(machine, "e1"));
+  // The runner ran Ecs; nothing claims sqs:sendMessage, which fails as before.
+  EXPECT_EQ(end.status, "FAILED");
+  EXPECT_EQ(end.error, std::optional<std::string>("States.TaskFailed"));
+  auto history = runtime_->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  bool saw_ecs_output = false;
+  for (const asl::HistoryEvent& event : **history) {
+    if (event.type != asl::HistoryEventType::kTaskStateExited) continue;
+    const boost::json::object details = asl::HistoryEventDetails(event);
+    const std::string output(details.at("output").as_string());
+    EXPECT_THAT(output, HasSubstr(R"("td":"td")"));
+    EXPECT_THAT(output, HasSubstr("execution:m:e1/Ecs/0/"));
+    saw_ecs_output = true;
+  }
+  EXPECT_TRUE(saw_ecs_output);
 }
 
 TEST_F(RuntimeTest, StartIsIdempotentForTheSameNameAndInputWhileRunning) {
