@@ -1171,9 +1171,12 @@ StatusOr<std::unique_ptr<Runtime>> Runtime::Open(store::Journal& journal,
   if (!(options.time_scale >= 0) || !std::isfinite(options.time_scale)) {
     return InvalidArgumentError("time scale must be a finite number >= 0");
   }
+  const bool inspect_only = options.inspect_only;
   auto impl = std::make_unique<Impl>(journal, functions, clock, std::move(options));
-  if (Status status = impl->Recover(); !status.ok()) return status;
-  impl->StartThreads();
+  if (!inspect_only) {
+    if (Status status = impl->Recover(); !status.ok()) return status;
+    impl->StartThreads();
+  }
   return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
 }
 

@@ -54,6 +54,10 @@ struct RuntimeOptions {
   // order; the first whose Handles is true runs the task on a worker. Not owned; they must
   // outlive the runtime.
   std::vector<TaskRunner*> task_runners;
+  // Opens the runtime to look, not to run: no recovery, no threads. Only ReplayHistory, Compile
+  // and recovery() may be called (on a journal another process may be writing, see
+  // store::Journal::OpenForReading).
+  bool inspect_only = false;
 };
 
 // What recovery found and did (Open).

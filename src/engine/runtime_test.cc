@@ -302,6 +302,23 @@ TEST_F(RuntimeTest, TaskRunnersRunTheResourcesTheyClaim) {
   EXPECT_TRUE(saw_ecs_output);
 }
 
+TEST_F(RuntimeTest, AnInspectingRuntimeReplaysHistoriesWithoutRunningAnything) {
+  OpenRuntime(1);
+  CompiledMachine machine = AddMachine("m", kWaitMachine);
+  ASSERT_TRUE(Start(Request(machine, "e1")).ok());
+  auto reader = store::Journal::OpenForReading(dir_ / "journal.db");
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  RuntimeOptions options;
+  options.inspect_only = true;
+  auto inspector = Runtime::Open(**reader, functions_, clock_, options);
+  ASSERT_TRUE(inspector.ok()) << inspector.status();
+  EXPECT_EQ((*inspector)->recovery().executions, 0u);
+  auto history = (*inspector)->ReplayHistory(std::string(kArnPrefix) + "execution:m:e1");
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_THAT(Types(**history), ElementsAre("ExecutionStarted", "WaitStateEntered"));
+  EXPECT_EQ(runtime_->open_executions(), 1u);  // still the writer's to run
+}
+
 TEST_F(RuntimeTest, StartIsIdempotentForTheSameNameAndInputWhileRunning) {
   OpenRuntime(1);
   CompiledMachine machine = AddMachine("m", kWaitMachine);

@@ -783,7 +783,9 @@ class Journal::Impl {
     explicit LockFile(int descriptor) : fd(descriptor) {}
     LockFile(const LockFile&) = delete;
     LockFile& operator=(const LockFile&) = delete;
-    ~LockFile() { ::close(fd); }
+    ~LockFile() {
+      if (fd >= 0) ::close(fd);
+    }
     int fd;
   };
   LockFile lock_;
@@ -826,6 +828,34 @@ StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::filesystem::path& fi
   }
   auto impl = std::make_unique<Impl>(file, options, std::move(*db), lock_fd);
   if (Status status = impl->Start(); !status.ok()) return status;
+  return std::unique_ptr<Journal>(new Journal(std::move(impl)));
+}
+
+StatusOr<std::unique_ptr<Journal>> Journal::OpenForReading(const std::filesystem::path& file) {
+  std::error_code error;
+  if (!std::filesystem::exists(file, error)) {
+    return NotFoundError("no journal at " + file.string());
+  }
+  StatusOr<std::unique_ptr<Database>> db = Database::Open(file, Database::Mode::kReadOnly);
+  if (!db.ok()) return db.status();
+  HPD_RETURN_IF_ERROR((*db)->Execute("PRAGMA busy_timeout = 10000"));
+  StatusOr<Statement> version = (*db)->Prepare("PRAGMA user_version");
+  if (!version.ok()) {
+    if (version.status().code() == StatusCode::kDataLoss) {
+      return DataLossError(file.string() + " is not an hpdeploy journal (not a database)");
+    }
+    return version.status();
+  }
+  StatusOr<bool> row = version->Step();
+  if (!row.ok()) return row.status();
+  if (version->Int(0) != kJournalSchemaVersion) {
+    return FailedPreconditionError(file.string() + " has journal schema version " +
+                                   std::to_string(version->Int(0)) + ", this build reads " +
+                                   std::to_string(kJournalSchemaVersion));
+  }
+  version->Reset();
+  auto impl = std::make_unique<Impl>(file, JournalOptions{}, std::move(*db), /*lock_fd=*/-1);
+  impl->Close();  // no writer: Submit answers kUnavailable
   return std::unique_ptr<Journal>(new Journal(std::move(impl)));
 }
 

@@ -181,6 +181,12 @@ class Journal {
   // a newer build), kDataLoss (not a database).
   [[nodiscard]] static StatusOr<std::unique_ptr<Journal>> Open(const std::filesystem::path& file,
                                                                JournalOptions options = {});
+  // Opens an existing journal for reading only, beside the process that writes it (takes no
+  // lock, migrates nothing): Read works and sees what that process has committed; Submit
+  // answers kUnavailable. kNotFound when there is no such file, kFailedPrecondition for another
+  // schema version, kDataLoss for a file that is not a database.
+  [[nodiscard]] static StatusOr<std::unique_ptr<Journal>> OpenForReading(
+      const std::filesystem::path& file);
   // Finishes every submitted piece of work (commits it), then closes.
   ~Journal();
   Journal(const Journal&) = delete;

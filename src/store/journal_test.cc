@@ -93,6 +93,23 @@ TEST_F(JournalTest, CreatesAVersionedDatabaseInWalMode) {
   EXPECT_EQ(mode->Text(0), "wal");
 }
 
+TEST_F(JournalTest, AReaderBesideTheWriterSeesWhatItCommitsAndCannotWrite) {
+  EXPECT_THAT(Journal::OpenForReading(File()).status(), StatusIs(StatusCode::kNotFound));
+  std::unique_ptr<Journal> writer = OpenJournal();
+  ASSERT_NE(writer, nullptr);
+  // The writer holds the data dir's lock; reading beside it needs none.
+  StatusOr<std::unique_ptr<Journal>> reader = Journal::OpenForReading(File());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  AddMachine(*writer, "m");
+  StatusOr<std::optional<StateMachineRow>> found = (*reader)->ReadValue([](JournalReader& r) {
+    return r.GetStateMachine("arn:aws:states:us-east-1:123456789012:stateMachine:m");
+  });
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_TRUE(found->has_value());
+  EXPECT_THAT(Write(**reader, [](JournalWriter&) { return Status::Ok(); }),
+              StatusIs(StatusCode::kUnavailable));
+}
+
 TEST_F(JournalTest, RefusesADatabaseFromANewerBuild) {
   OpenJournal().reset();
   {
