@@ -1263,6 +1263,15 @@ void ContainerRunner::StopEarlierIncarnation(std::string_view idempotency_key) {
 
 bool ContainerRunner::Start(Task& t) {
   t.pull_started_at = clock_.WallNow();
+  // Streams first, so that a task that fails to start still says why in its stream.
+  if (options_.logs != nullptr) {
+    for (ContainerProcess& c : t.containers) {
+      if (c.log_stream.empty()) continue;
+      if (!options_.logs->CreateStream(c.definition->log_group, c.log_stream).ok()) {
+        c.log_stream.clear();  // a log store that fails must not fail the task
+      }
+    }
+  }
   auto fail_to_start = [&](ContainerProcess* c, std::string reason) {
     t.stop_code = "TaskFailedToStart";
     t.stopped_reason = reason;
@@ -1276,7 +1285,7 @@ bool ContainerRunner::Start(Task& t) {
       int status = 0;
       while (::waitpid(other.pid, &status, 0) < 0 && errno == EINTR) {
       }
-      TryReap(other);
+      CloseFd(other.pidfd);
       other.exited = true;
       other.last_status = "STOPPED";
       other.exit_code = 128 + SIGKILL;
@@ -1329,15 +1338,6 @@ bool ContainerRunner::Start(Task& t) {
     }
   }
   t.pull_stopped_at = clock_.WallNow();
-
-  if (options_.logs != nullptr) {
-    for (ContainerProcess& c : t.containers) {
-      if (c.log_stream.empty()) continue;
-      if (!options_.logs->CreateStream(c.definition->log_group, c.log_stream).ok()) {
-        c.log_stream.clear();  // a log store that fails must not fail the task
-      }
-    }
-  }
 
   for (ContainerProcess& c : t.containers) {
     std::vector<std::string> argv = c.definition->entry_point;

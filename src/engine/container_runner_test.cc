@@ -425,6 +425,9 @@ TEST_F(ContainerRunnerTest, StagesTheConfigObjectIntoTheWorkingDirectory) {
   EXPECT_FALSE(c.contains("ExitCode"));
   EXPECT_FALSE(task.contains("StartedAt"));
   EXPECT_FALSE(fs::exists(WorkRoot() / TaskId(task) / "ran"));
+  // `hpdeploy logs` shows why.
+  EXPECT_THAT(LogLines(TaskId(task)),
+              ElementsAre(HasSubstr("cannot stage config.json from s3://cfg-bucket/job-2")));
 }
 
 TEST_F(ContainerRunnerTest, AProgramThatCannotBeFoundFailsToStart) {
