@@ -830,7 +830,7 @@ int RunInfraForge(const InfraForgeOptions& options, const Clock& clock, Sleeper&
     return kInfraForgeFailed;
   }
   StatusOr<std::unique_ptr<Account>> account =
-      Account::Open(options.sandbox_dir, clock, std::nullopt);
+      Account::Open(options.sandbox_dir, clock, options.time_scale);
   if (!account.ok()) {
     err << "error: cannot open the sandbox account in " << options.sandbox_dir.string() << ": "
         << account.status() << "\n";

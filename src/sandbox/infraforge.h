@@ -13,6 +13,7 @@
 #define HPD_SANDBOX_INFRAFORGE_H_
 
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -44,6 +45,8 @@ struct InfraForgeOptions {
   std::filesystem::path working_dir;  // where config.json is read from
   std::string region;                 // AWS_REGION, else AWS_DEFAULT_REGION; "" = none
   std::string job_id;                 // JOB_ID: tags the stack perf-eval:jobId, selects faults
+  // Stored as the account's time scale when given (manual runs); otherwise the stored one is used.
+  std::optional<double> time_scale;
 };
 
 // Exit codes, as the real tools give them.
