@@ -17,6 +17,7 @@ inline constexpr int kExitUsage = 2;    // bad arguments, unreadable files
 void RegisterValidateCommand(CLI::App& app, int* exit_code);
 void RegisterRunCommand(CLI::App& app, int* exit_code);
 void RegisterServeCommand(CLI::App& app, int* exit_code);
+void RegisterSandboxCommand(CLI::App& app, int* exit_code);
 
 }  // namespace hpd::cli
 

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   hpd::cli::RegisterValidateCommand(app, &exit_code);
   hpd::cli::RegisterRunCommand(app, &exit_code);
   hpd::cli::RegisterServeCommand(app, &exit_code);
+  hpd::cli::RegisterSandboxCommand(app, &exit_code);
 
   try {
     app.parse(argc, argv);

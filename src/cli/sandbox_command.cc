@@ -1,0 +1,92 @@
+// hpdeploy sandbox infraforge deploy|destroy: the simulated awslabs/InfraForge CLI that the
+// embedded default runs in place of the real container, against the sandbox AWS account.
+// Flags and environment are resolved here; the behaviour lives in sandbox/infraforge.h.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "cli/commands.h"
+#include "common/clock.h"
+#include "sandbox/faults.h"
+#include "sandbox/infraforge.h"
+
+namespace hpd::cli {
+namespace {
+
+struct InfraForgeFlags {
+  std::string sandbox_dir;
+  std::optional<double> time_scale;
+};
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+// A killed deployment stops at once, leaving the stack as it is (the account lives in SQLite,
+// whose journal makes an interrupted write harmless).
+extern "C" void ExitOnSigterm(int) { _exit(143); }
+
+int RunInfraForgeCommand(sandbox::InfraForgeCommand command, const InfraForgeFlags& flags) {
+  std::signal(SIGTERM, ExitOnSigterm);
+  sandbox::InfraForgeOptions options;
+  options.command = command;
+  options.sandbox_dir = flags.sandbox_dir.empty() ? Env("HPD_SANDBOX_DIR") : flags.sandbox_dir;
+  std::error_code ec;
+  options.working_dir = std::filesystem::current_path(ec);
+  options.region = Env("AWS_REGION");
+  if (options.region.empty()) options.region = Env("AWS_DEFAULT_REGION");
+  options.job_id = Env("JOB_ID");
+  options.time_scale = flags.time_scale;
+  SystemClock clock;
+  sandbox::SystemSleeper sleeper;
+  return sandbox::RunInfraForge(options, clock, sleeper, std::cout, std::cerr);
+}
+
+}  // namespace
+
+void RegisterSandboxCommand(CLI::App& app, int* exit_code) {
+  CLI::App* sandbox = app.add_subcommand(
+      "sandbox", "Tools that work against the sandbox (a simulated AWS account in SQLite).");
+  sandbox->require_subcommand(1);
+  CLI::App* infraforge = sandbox->add_subcommand(
+      "infraforge",
+      "A simulated awslabs/InfraForge: reads ./config.json and deploys or destroys its stack in "
+      "the sandbox account, printing CDK-like progress.");
+  infraforge->require_subcommand(1);
+  infraforge->footer(
+      "Environment: HPD_SANDBOX_DIR (unless --sandbox-dir), AWS_REGION or AWS_DEFAULT_REGION "
+      "(required), JOB_ID (optional: tags the stack perf-eval:jobId and selects the job's "
+      "faults).\nFaults (set per job in the sandbox account):\n" +
+      sandbox::FaultHelp() +
+      "Exit codes: 0 deployed/destroyed, 1 config error or the stack failed, 2 no sandbox "
+      "directory or an infraforge-crash panic, 143 SIGTERM.");
+  auto flags = std::make_shared<InfraForgeFlags>();
+  for (auto [name, command, help] :
+       {std::tuple{"deploy", sandbox::InfraForgeCommand::kDeploy,
+                   "Like deploy.sh: cdk deploy --require-approval=never; waits for the stack."},
+        std::tuple{
+            "destroy", sandbox::InfraForgeCommand::kDestroy,
+            "Like destroy.sh with --force: deletes the stack and waits until it is gone."}}) {
+    CLI::App* cmd = infraforge->add_subcommand(name, help);
+    cmd->add_option("--sandbox-dir", flags->sandbox_dir,
+                    "The sandbox account's directory (default: $HPD_SANDBOX_DIR)");
+    cmd->add_option("--time-scale", flags->time_scale,
+                    "Store this time scale in the account (real seconds per simulated second); "
+                    "by default the one stored by whoever created the account (1.0 if none)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->callback([flags, exit_code, command = command] {
+      *exit_code = RunInfraForgeCommand(command, *flags);
+    });
+  }
+}
+
+}  // namespace hpd::cli
