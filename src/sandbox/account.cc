@@ -1010,6 +1010,8 @@ constexpr std::string_view kSchema =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS faults (job_id TEXT PRIMARY KEY, specs TEXT NOT NULL,"
     "  throttle_used INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS operation_throttles (job_id TEXT NOT NULL, operation TEXT NOT NULL,"
+    "  used INTEGER NOT NULL, PRIMARY KEY (job_id, operation));"
     "CREATE TABLE IF NOT EXISTS stacks (rowid_ INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  stack_id TEXT NOT NULL UNIQUE, region TEXT NOT NULL, name TEXT NOT NULL,"
     "  status TEXT NOT NULL, reason TEXT NOT NULL, tags TEXT NOT NULL, job_id TEXT NOT NULL,"
@@ -1176,9 +1178,34 @@ Status Account::SetFaults(std::string_view job_id, const Faults& faults) {
                                          "specs = excluded.specs, throttle_used = 0"));
                       const std::string specs = FaultsToJson(faults);
                       HPD_RETURN_IF_ERROR(upsert.Bind(1, job_id).Bind(2, specs).Run());
+                      HPD_ASSIGN_OR_RETURN(
+                          Statement reset,
+                          env.db.Prepare("DELETE FROM operation_throttles WHERE job_id = ?1"));
+                      HPD_RETURN_IF_ERROR(reset.Bind(1, job_id).Run());
                       return Unit{};
                     })
       .status();
+}
+
+Status Account::ThrottleOperation(const CallContext& ctx, std::string_view operation) {
+  if (ctx.job_id.empty()) return Status::Ok();
+  StatusOr<bool> throttled = Call<bool>(nullptr, [&](const Env& env) -> StatusOr<bool> {
+    HPD_ASSIGN_OR_RETURN(auto faults, LoadFaults(env.db, ctx.job_id));
+    if (faults.first.throttle_calls <= 0) return false;
+    HPD_ASSIGN_OR_RETURN(Statement count,
+                         env.db.Prepare("INSERT INTO operation_throttles (job_id, operation, used) "
+                                        "VALUES (?1, ?2, 1) ON CONFLICT (job_id, operation) DO "
+                                        "UPDATE SET used = used + 1 RETURNING used"));
+    count.Bind(1, ctx.job_id).Bind(2, operation);
+    HPD_ASSIGN_OR_RETURN(bool row, count.Step());
+    const int64_t used = row ? count.Int(0) : 0;
+    count.Reset();
+    return used <= faults.first.throttle_calls;
+  });
+  if (!throttled.ok()) return throttled.status();
+  if (!*throttled) return Status::Ok();
+  return Named(UnavailableError("Rate exceeded (" + std::string(operation) + ")"),
+               "ThrottlingException");
 }
 
 StatusOr<Faults> Account::FaultsFor(std::string_view job_id) const {

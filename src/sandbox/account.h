@@ -245,6 +245,10 @@ class Account {
   // Faults. Not throttled. SetFaults replaces the job's faults and resets its throttle count.
   [[nodiscard]] Status SetFaults(std::string_view job_id, const Faults& faults);
   [[nodiscard]] StatusOr<Faults> FaultsFor(std::string_view job_id) const;
+  // For services outside this account's API (ECS RunTask, run by the local container runner):
+  // under the job's throttle fault, the first throttle_calls calls of `operation` answer
+  // ThrottlingException, counted per job and operation (reset by SetFaults).
+  [[nodiscard]] Status ThrottleOperation(const CallContext& ctx, std::string_view operation);
 
   // CloudFormation. CreateStack: ValidationError for a bad name or template (unknown dependency,
   // cycle, duplicate logical id); AlreadyExistsException when a stack of that name in the region

@@ -450,6 +450,24 @@ TEST_F(AccountTest, ThrottlingIsCountedInTheDatabase) {
   EXPECT_THAT(account_->ListStacks(CallContext{"us-west-2", "job-other"}), IsOk());
 }
 
+TEST_F(AccountTest, OutsideOperationsAreThrottledPerOperation) {
+  CallContext ctx{"us-west-2", "job-ecs"};
+  EXPECT_THAT(account_->ThrottleOperation(ctx, "ecs:RunTask"), IsOk());  // no fault set
+  ASSERT_THAT(account_->SetFaults("job-ecs", Faults{.throttle_calls = 2}), IsOk());
+  EXPECT_EQ(account_->ThrottleOperation(ctx, "ecs:RunTask").error_name(), "ThrottlingException");
+  // Another operation and the account's own API keep their own counts.
+  EXPECT_EQ(account_->ThrottleOperation(ctx, "ecs:StopTask").error_name(), "ThrottlingException");
+  EXPECT_EQ(account_->ListStacks(ctx).status().error_name(), "ThrottlingException");
+  EXPECT_EQ(account_->ThrottleOperation(ctx, "ecs:RunTask").error_name(), "ThrottlingException");
+  EXPECT_THAT(account_->ThrottleOperation(ctx, "ecs:RunTask"), IsOk());
+  EXPECT_THAT(account_->ThrottleOperation(CallContext{"us-west-2", "other"}, "ecs:RunTask"),
+              IsOk());
+  // SetFaults starts the counts again.
+  ASSERT_THAT(account_->SetFaults("job-ecs", Faults{.throttle_calls = 1}), IsOk());
+  EXPECT_EQ(account_->ThrottleOperation(ctx, "ecs:RunTask").error_name(), "ThrottlingException");
+  EXPECT_THAT(account_->ThrottleOperation(ctx, "ecs:RunTask"), IsOk());
+}
+
 TEST_F(AccountTest, QuotasAndUsage) {
   std::vector<ServiceQuota> quotas = account_->ListServiceQuotas(ctx_, "sagemaker").value();
   std::map<std::string, ServiceQuota> by_name;

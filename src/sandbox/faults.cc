@@ -24,7 +24,8 @@ constexpr FaultInfo kFaults[] = {
     {"cluster-unhealthy", &Faults::cluster_unhealthy,
      "the stack completes but the first HyperPod instance group is Degraded, nodes in Failure"},
     {"throttle", nullptr,
-     "throttle[=N]: the job's first N (default 2, 1..10) API calls fail with ThrottlingException"},
+     "throttle[=N]: the job's first N (default 2, 1..10) cloud API calls, and its first N ECS "
+     "RunTask calls, fail with ThrottlingException"},
     {"ssm-write-failure", &Faults::parameter_store_write_failure,
      "the handlers' parameter-store writes fail"},
     {"cleanup-failure", &Faults::cleanup_failure,

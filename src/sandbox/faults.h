@@ -30,7 +30,8 @@ struct Faults {
   // Degraded with CurrentCount < TargetCount and its nodes in Failure.
   bool cluster_unhealthy = false;
   // "throttle" / "throttle=N" (N in 1..10, default 2): the first N account calls made for this job
-  // fail with ThrottlingException (kUnavailable). Counted in the database, so it survives restarts.
+  // fail with ThrottlingException (kUnavailable), and so do its first N ECS RunTask calls
+  // (Account::ThrottleOperation). Counted in the database, so it survives restarts.
   int throttle_calls = 0;
   // "ssm-write-failure": not applied by the account; handlers read it and fail their
   // parameter-store writes.
