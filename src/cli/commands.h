@@ -18,6 +18,8 @@ void RegisterValidateCommand(CLI::App& app, int* exit_code);
 void RegisterRunCommand(CLI::App& app, int* exit_code);
 void RegisterServeCommand(CLI::App& app, int* exit_code);
 void RegisterSandboxCommand(CLI::App& app, int* exit_code);
+// deploy, status, logs, teardown, params
+void RegisterDeployCommands(CLI::App& app, int* exit_code);
 
 }  // namespace hpd::cli
 

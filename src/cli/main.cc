@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   hpd::cli::RegisterRunCommand(app, &exit_code);
   hpd::cli::RegisterServeCommand(app, &exit_code);
   hpd::cli::RegisterSandboxCommand(app, &exit_code);
+  hpd::cli::RegisterDeployCommands(app, &exit_code);
 
   try {
     app.parse(argc, argv);

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +17,8 @@
 
 #include "cli/commands.h"
 #include "common/clock.h"
+#include "common/json.h"
+#include "sandbox/account.h"
 #include "sandbox/faults.h"
 #include "sandbox/infraforge.h"
 
@@ -51,6 +55,54 @@ int RunInfraForgeCommand(sandbox::InfraForgeCommand command, const InfraForgeFla
   return sandbox::RunInfraForge(options, clock, sleeper, std::cout, std::cerr);
 }
 
+struct ResourcesFlags {
+  std::string sandbox_dir;
+  std::string job_id;
+  bool json = false;
+};
+
+// What the sandbox holds for a job (or for every job): its stacks and their live resources, as
+// the Resource Groups Tagging API would list them.
+int ListResources(const ResourcesFlags& flags) {
+  const std::string dir = flags.sandbox_dir.empty() ? Env("HPD_SANDBOX_DIR") : flags.sandbox_dir;
+  if (dir.empty() || !std::filesystem::exists(std::filesystem::path(dir) / "account.db")) {
+    std::cerr << "hpdeploy sandbox resources: no sandbox account in '" << dir
+              << "' (pass --sandbox-dir DATA_DIR/sandbox)\n";
+    return kExitUsage;
+  }
+  SystemClock clock;
+  StatusOr<std::unique_ptr<sandbox::Account>> account =
+      sandbox::Account::Open(dir, clock, std::nullopt);
+  if (!account.ok()) {
+    std::cerr << "hpdeploy sandbox resources: " << account.status().message() << "\n";
+    return kExitUsage;
+  }
+  StatusOr<std::vector<sandbox::TaggedResource>> resources =
+      (*account)->GetResourcesForJob(sandbox::CallContext{"", ""}, flags.job_id);
+  if (!resources.ok()) {
+    std::cerr << "hpdeploy sandbox resources: " << resources.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (flags.json) {
+    boost::json::array list;
+    for (const sandbox::TaggedResource& r : *resources) {
+      list.push_back(boost::json::object{{"id", r.arn_or_physical_id},
+                                         {"type", r.type},
+                                         {"logicalId", r.logical_id},
+                                         {"stack", r.stack_name},
+                                         {"region", r.region},
+                                         {"status", r.status}});
+    }
+    std::cout << SerializeJsonPretty(boost::json::object{{"resources", std::move(list)}}) << "\n";
+  } else {
+    for (const sandbox::TaggedResource& r : *resources) {
+      std::cout << r.region << "  " << r.stack_name << "  " << r.type << "  " << r.status << "  "
+                << r.arn_or_physical_id << "\n";
+    }
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterSandboxCommand(CLI::App& app, int* exit_code) {
@@ -69,6 +121,18 @@ void RegisterSandboxCommand(CLI::App& app, int* exit_code) {
       sandbox::FaultHelp() +
       "Exit codes: 0 deployed/destroyed, 1 config error or the stack failed, 2 no sandbox "
       "directory or an infraforge-crash panic, 143 SIGTERM.");
+  auto resources = std::make_shared<ResourcesFlags>();
+  CLI::App* resources_cmd = sandbox->add_subcommand(
+      "resources",
+      "List the live stacks and resources tagged for a job (perf-eval:jobId), as the Resource "
+      "Groups Tagging API would: what a deployment created and what cleanup left");
+  resources_cmd->add_option(
+      "--sandbox-dir", resources->sandbox_dir,
+      "The sandbox account's directory, DATA_DIR/sandbox (default: $HPD_SANDBOX_DIR)");
+  resources_cmd->add_option("--job", resources->job_id, "The job id")->required();
+  resources_cmd->add_flag("--json", resources->json, "Print JSON");
+  resources_cmd->callback([resources, exit_code] { *exit_code = ListResources(*resources); });
+
   auto flags = std::make_shared<InfraForgeFlags>();
   for (auto [name, command, help] :
        {std::tuple{"deploy", sandbox::InfraForgeCommand::kDeploy,

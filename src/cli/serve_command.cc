@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/platform.h"
 #include "common/clock.h"
 #include "common/rfc3339.h"
 #include "common/status.h"
@@ -45,6 +46,8 @@ struct ServeOptions {
   std::string account_id = "123456789012";
   std::string corpus_functions;  // a conformance cases folder, or empty
   std::string witness_log;       // register the witness functions, logging here
+  std::string presets_file;      // extra HyperPod presets
+  bool exit_when_idle = false;
 };
 
 // One structured log line (JSON) on stderr.
@@ -150,51 +153,39 @@ int Serve(const ServeOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  SystemClock clock;
-  const auto journal_path = std::filesystem::path(options.data_dir) / "journal.db";
-  StatusOr<std::unique_ptr<store::Journal>> journal = store::Journal::Open(journal_path);
-  if (!journal.ok()) {
-    std::cerr << "hpdeploy serve: " << journal.status().message() << "\n";
+  const auto recovery_start = std::chrono::steady_clock::now();
+  PlatformOptions platform_options;
+  platform_options.data_dir = options.data_dir;
+  platform_options.time_scale = options.time_scale;
+  platform_options.workers = options.workers;
+  platform_options.region = options.region;
+  platform_options.account_id = options.account_id;
+  platform_options.presets_file = options.presets_file;
+  platform_options.extra_functions = [&options](engine::LocalFunctions& functions) -> Status {
+    HPD_RETURN_IF_ERROR(engine::RegisterBenchFunctions(functions));
+    if (!options.corpus_functions.empty()) {
+      StatusOr<size_t> registered =
+          engine::RegisterCorpusFunctions(functions, options.corpus_functions);
+      if (!registered.ok()) return registered.status();
+      Log("info", "corpus functions",
+          "\"cases_dir\":" + Quoted(options.corpus_functions) +
+              ",\"functions\":" + std::to_string(*registered));
+    }
+    if (!options.witness_log.empty()) {
+      HPD_RETURN_IF_ERROR(engine::RegisterWitnessFunctions(functions, options.witness_log));
+    }
+    return Status::Ok();
+  };
+  StatusOr<std::unique_ptr<Platform>> platform = Platform::Open(std::move(platform_options));
+  if (!platform.ok()) {
+    std::cerr << "hpdeploy serve: " << platform.status().message() << "\n";
     return kExitUsage;
   }
-  engine::LocalFunctions functions(
-      engine::LambdaEnvironment{"aws", options.region, options.account_id}, clock);
-  if (Status status = engine::RegisterBenchFunctions(functions); !status.ok()) {
-    std::cerr << "hpdeploy serve: " << status.message() << "\n";
-    return kExitFailure;
-  }
-  if (!options.corpus_functions.empty()) {
-    StatusOr<size_t> registered =
-        engine::RegisterCorpusFunctions(functions, options.corpus_functions);
-    if (!registered.ok()) {
-      std::cerr << "hpdeploy serve: " << registered.status() << "\n";
-      return kExitUsage;
-    }
-    Log("info", "corpus functions",
-        "\"cases_dir\":" + Quoted(options.corpus_functions) +
-            ",\"functions\":" + std::to_string(*registered));
-  }
-  if (!options.witness_log.empty()) {
-    if (Status status = engine::RegisterWitnessFunctions(functions, options.witness_log);
-        !status.ok()) {
-      std::cerr << "hpdeploy serve: " << status.message() << "\n";
-      return kExitUsage;
-    }
-  }
-  const auto recovery_start = std::chrono::steady_clock::now();
-  engine::RuntimeOptions runtime_options;
-  runtime_options.time_scale = options.time_scale;
-  runtime_options.workers = options.workers;
-  StatusOr<std::unique_ptr<engine::Runtime>> runtime =
-      engine::Runtime::Open(**journal, functions, clock, runtime_options);
-  if (!runtime.ok()) {
-    std::cerr << "hpdeploy serve: recovery failed: " << runtime.status() << "\n";
-    return kExitFailure;
-  }
+  Clock& clock = (*platform)->clock();
   const auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::steady_clock::now() - recovery_start)
                                .count();
-  const engine::RecoveryReport& recovered = (*runtime)->recovery();
+  const engine::RecoveryReport& recovered = (*platform)->runtime().recovery();
   for (const std::string& failure : recovered.failed) {
     Log("error", "an execution could not be recovered", "\"detail\":" + Quoted(failure));
   }
@@ -204,10 +195,7 @@ int Serve(const ServeOptions& options) {
           ",\"tasks_redispatched\":" + std::to_string(recovered.tasks_redispatched) +
           ",\"timers_rearmed\":" + std::to_string(recovered.timers_rearmed) +
           ",\"ms\":" + std::to_string(recovery_ms));
-
-  server::StepFunctionsApi api(
-      **journal, **runtime, clock,
-      server::StepFunctionsApiOptions{"aws", options.region, options.account_id});
+  server::StepFunctionsApi& api = (*platform)->api();
   std::shared_ptr<const server::SigV4Verifier> verifier;
   if (!keys.empty()) {
     server::SigV4Options sigv4;
@@ -246,12 +234,28 @@ int Serve(const ServeOptions& options) {
   std::cout << "hpdeploy serve: listening on " << url << std::endl;
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  if (options.exit_when_idle) {
+    // Waits for a signal, or for no execution to be left open (checked each second).
+    while (true) {
+      timespec second{1, 0};
+      const int got = sigtimedwait(&signals, nullptr, &second);
+      if (got > 0) {
+        signal_number = got;
+        break;
+      }
+      if ((*platform)->runtime().open_executions() == 0) {
+        Log("info", "idle: no open executions left");
+        signal_number = SIGTERM;
+        break;
+      }
+    }
+  } else {
+    sigwait(&signals, &signal_number);
+  }
   Log("info", "shutting down",
       "\"signal\":" + Quoted(signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   (*server)->Shutdown(std::chrono::seconds(5));  // stop accepting; answer what is in progress
-  runtime->reset();                              // journals what is pending
-  (*journal)->Close();
+  platform->reset();  // cancels running tasks, journals what is pending, closes the journal
   Log("info", "stopped");
   return kExitOk;
 }
@@ -301,6 +305,11 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
                   "invocation (idempotency key, pid, event) to FILE: for crash tests that count "
                   "how often each task ran")
       ->option_text("FILE");
+  cmd->add_option("--presets", options->presets_file,
+                  "A JSON file of HyperPod presets extending or replacing the built-in ones");
+  cmd->add_flag("--exit-when-idle", options->exit_when_idle,
+                "Exit (as on SIGTERM) once no execution is left open, checked each second: how "
+                "`hpdeploy deploy --no-follow` runs a deployment in the background");
   cmd->callback([options, exit_code] { *exit_code = Serve(*options); });
 }
 
