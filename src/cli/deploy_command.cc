@@ -457,6 +457,12 @@ int StartAndFollow(const std::string& command, std::unique_ptr<Platform> platfor
         PrintObject(output->as_object(), std::cout, "  ");
       }
     }
+    if (machine == kDeploymentMachine) {
+      std::cout << "\nNext: hpdeploy status " << job_id << " --data-dir " << data_dir
+                << "\n      hpdeploy params get-by-path " << artifacts.prefix << "/" << job_id
+                << " --data-dir " << data_dir << "\n      hpdeploy teardown " << job_id
+                << " --data-dir " << data_dir << "\n";
+    }
     return kExitOk;
   }
   if (machine == kDeploymentMachine) {
