@@ -212,6 +212,14 @@ class FaultTest(DataDirTest):
         self.assertEqual(s["status"], "SUCCEEDED")
         self.assertEqual(s["path"], SUCCESS_PATH)
 
+    def test_throttling_past_the_sdk_retries_fails_the_deployment(self):
+        # The handlers try a throttled call five times, as an AWS SDK does: six throttles win,
+        # and the first call (ListServiceQuotas) fails PrepareDeploymentConfig.
+        job, p = self.deploy("--fault", "throttle=6", expect=1)
+        s = self.assert_failed(job, ["PrepareDeploymentConfig"], "ThrottlingException")
+        self.assertTrue(s["failure"]["cleanup"]["complete"])
+        self.assertEqual(self.resources(job), [])
+
     def test_a_parameter_store_write_failure_is_recorded_in_the_object_store(self):
         job, _ = self.deploy("--fault", "ssm-write-failure", expect=1)
         s = self.assert_failed(job, SUCCESS_PATH[:4], "InternalServerError")
