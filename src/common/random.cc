@@ -71,4 +71,15 @@ SeededRandom::SeededRandom(std::uint64_t seed) : state_(ExpandSeed(seed)) {}
 
 std::uint64_t SeededRandom::Next() { return Xoshiro256StarStar(state_); }
 
+std::string RandomHex(RandomSource& random, std::size_t digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(digits);
+  while (out.size() < digits) {
+    uint64_t bits = random.Next();
+    for (int i = 0; i < 16 && out.size() < digits; ++i, bits >>= 4) out.push_back(kHex[bits & 15]);
+  }
+  return out;
+}
+
 }  // namespace hpd

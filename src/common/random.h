@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <mutex>
+#include <string>
 
 namespace hpd {
 
@@ -50,6 +51,10 @@ class SeededRandom final : public RandomSource {
  private:
   std::array<std::uint64_t, 4> state_;
 };
+
+// `digits` random lowercase hex digits (16 per Next() call), for ids such as ECS task ids and
+// X-Ray trace ids.
+std::string RandomHex(RandomSource& random, std::size_t digits);
 
 }  // namespace hpd
 

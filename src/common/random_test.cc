@@ -176,3 +176,19 @@ TEST(SystemRandomTest, ThreadSafe) {
 
 }  // namespace
 }  // namespace hpd
+
+namespace hpd {
+namespace {
+
+TEST(RandomHexTest, GivesTheDigitsAskedForFromTheSource) {
+  SeededRandom a(7);
+  SeededRandom b(7);
+  const std::string hex = RandomHex(a, 40);
+  EXPECT_EQ(hex.size(), 40u);
+  EXPECT_EQ(hex.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(RandomHex(b, 40), hex);  // deterministic for a seeded source
+  EXPECT_EQ(RandomHex(a, 0), "");
+}
+
+}  // namespace
+}  // namespace hpd

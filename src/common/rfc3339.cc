@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 
 namespace hpd {
@@ -224,6 +225,24 @@ std::string FormatRfc3339Millis(WallTime t) {
   AppendFraction(nanos, 3, &out);
   out.push_back('Z');
   return out;
+}
+
+std::string FormatHttpDate(WallTime t) {
+  using namespace std::chrono;
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const auto day = floor<days>(t);
+  const year_month_day ymd{sys_days(day)};
+  const weekday wd{sys_days(day)};
+  const auto secs = duration_cast<seconds>(t - day).count();
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s, %02u %s %04d %02lld:%02lld:%02lld GMT",
+                kDays[wd.c_encoding()], static_cast<unsigned>(ymd.day()),
+                kMonths[static_cast<unsigned>(ymd.month()) - 1], static_cast<int>(ymd.year()),
+                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+                static_cast<long long>(secs % 60));
+  return buf;
 }
 
 }  // namespace hpd

@@ -33,6 +33,10 @@ std::string FormatRfc3339(WallTime t);
 // times such as $$.Execution.StartTime: "2019-03-26T20:14:13.192Z".
 std::string FormatRfc3339Millis(WallTime t);
 
+// "Fri, 27 Nov 2026 06:51:16 GMT" (RFC 7231 IMF-fixdate), as HTTP's Date header and the Lambda
+// and ECS responses that echo it.
+std::string FormatHttpDate(WallTime t);
+
 }  // namespace hpd
 
 #endif  // HPD_COMMON_RFC3339_H_

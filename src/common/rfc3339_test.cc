@@ -204,3 +204,16 @@ TEST(Rfc3339RoundTripTest, ParseThenFormatNormalizesToUtc) {
 
 }  // namespace
 }  // namespace hpd
+
+namespace hpd {
+namespace {
+
+TEST(FormatHttpDateTest, IsRfc7231ImfFixdate) {
+  // 2026-11-27T06:51:16Z is a Friday.
+  const WallTime t{std::chrono::seconds(1795762276)};
+  EXPECT_EQ(FormatHttpDate(t), "Fri, 27 Nov 2026 06:51:16 GMT");
+  EXPECT_EQ(FormatHttpDate(WallTime{}), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+}  // namespace
+}  // namespace hpd

@@ -21,6 +21,8 @@
 #include <system_error>
 
 #include "common/json.h"
+#include "common/random.h"
+#include "common/rfc3339.h"
 #include "common/uuid.h"
 #include "store/log_store.h"
 #include "store/object_store.h"
@@ -64,37 +66,6 @@ struct ParameterError {
   std::string code;
   std::string message;
 };
-
-// "Fri, 27 Nov 2026 06:51:16 GMT" (RFC 7231 IMF-fixdate), as the Date response header.
-std::string HttpDate(WallTime t) {
-  using namespace std::chrono;
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const auto day = floor<days>(t);
-  const year_month_day ymd{sys_days(day)};
-  const weekday wd{sys_days(day)};
-  const auto secs = duration_cast<seconds>(t - day).count();
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%s, %02u %s %04d %02lld:%02lld:%02lld GMT",
-                kDays[wd.c_encoding()], static_cast<unsigned>(ymd.day()),
-                kMonths[static_cast<unsigned>(ymd.month()) - 1], static_cast<int>(ymd.year()),
-                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
-                static_cast<long long>(secs % 60));
-  return buf;
-}
-
-std::string Hex(RandomSource& random, size_t digits) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  uint64_t bits = 0;
-  for (size_t i = 0; i < digits; ++i) {
-    if (i % 16 == 0) bits = random.Next();
-    out += kDigits[bits & 0xf];
-    bits >>= 4;
-  }
-  return out;
-}
 
 void SetVariable(std::vector<EnvironmentVariable>& env, std::string_view name,
                  std::string_view value) {
@@ -1106,7 +1077,7 @@ bool ContainerRunner::Prepare(const asl::TaskInvocation& invocation, Task* t,
   }
 
   t->sync = invocation.action == "runTask.sync";
-  t->id = Hex(random_, 32);
+  t->id = RandomHex(random_, 32);
   t->created_at = clock_.WallNow();
   t->definition = definition;
   const std::string arn_prefix =
@@ -1120,7 +1091,7 @@ bool ContainerRunner::Prepare(const asl::TaskInvocation& invocation, Task* t,
   t->platform_version = platform_version;
   if (!t->subnets.empty()) {
     t->attachment_id = NewUuidV4(random_);
-    t->eni_id = "eni-" + Hex(random_, 17);
+    t->eni_id = "eni-" + RandomHex(random_, 17);
     const uint64_t bits = random_.Next();
     char mac[32];
     std::snprintf(
@@ -1614,7 +1585,7 @@ asl::TaskOutcome ContainerRunner::RunTaskResponse(const Task& t) {
       SerializeJson(json::object{{"failures", json::array()}, {"tasks", json::array{task}}})
           .size());
   const std::string request_id = NewUuidV4(random_);
-  const std::string date = HttpDate(clock_.WallNow());
+  const std::string date = FormatHttpDate(clock_.WallNow());
   const std::string content_type = "application/x-amz-json-1.1";
   const auto one = [](std::string_view v) { return json::array{json::value(v)}; };
   json::object all_headers;

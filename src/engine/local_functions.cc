@@ -9,6 +9,8 @@
 
 #include "common/base64.h"
 #include "common/json.h"
+#include "common/random.h"
+#include "common/rfc3339.h"
 #include "common/uuid.h"
 #include "engine/python_json.h"
 
@@ -39,43 +41,14 @@ bool IsLambdaInvoke(const asl::TaskInvocation& task) {
          task.action == "invoke";
 }
 
-// "Fri, 27 Nov 2026 06:51:16 GMT" (RFC 7231 IMF-fixdate), as the Date response header.
-std::string HttpDate(WallTime t) {
-  using namespace std::chrono;
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const auto day = floor<days>(t);
-  const year_month_day ymd{sys_days(day)};
-  const weekday wd{sys_days(day)};
-  const auto secs = duration_cast<seconds>(t - day).count();
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%s, %02u %s %04d %02lld:%02lld:%02lld GMT",
-                kDays[wd.c_encoding()], static_cast<unsigned>(ymd.day()),
-                kMonths[static_cast<unsigned>(ymd.month()) - 1], static_cast<int>(ymd.year()),
-                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
-                static_cast<long long>(secs % 60));
-  return buf;
-}
-
-std::string Hex(RandomSource& random, size_t digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  while (out.size() < digits) {
-    uint64_t bits = random.Next();
-    for (int i = 0; i < 16 && out.size() < digits; ++i, bits >>= 4) out.push_back(kHex[bits & 15]);
-  }
-  return out;
-}
-
 // "Root=1-<epoch hex>-<96 random bits>;Parent=<64 bits>;Sampled=0", an X-Ray trace header.
 std::string TraceId(WallTime now, RandomSource& random) {
   char epoch[16];
   const auto secs =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   std::snprintf(epoch, sizeof(epoch), "%08llx", static_cast<unsigned long long>(secs));
-  return "Root=1-" + std::string(epoch) + "-" + Hex(random, 24) + ";Parent=" + Hex(random, 16) +
-         ";Sampled=0";
+  return "Root=1-" + std::string(epoch) + "-" + RandomHex(random, 24) +
+         ";Parent=" + RandomHex(random, 16) + ";Sampled=0";
 }
 
 // The tail of the function's log that LogType "Tail" returns, base64-encoded as Lambda does.
@@ -452,7 +425,7 @@ asl::TaskOutcome LocalFunctions::Invoke(const asl::TaskInvocation& task, RandomS
       log_type != nullptr && log_type->is_string() && log_type->get_string() == "Tail";
   const std::string log_result = tail ? LogResult(request_id) : std::string();
   const std::string content_length = std::to_string(PythonJsonDumps(call.result).size());
-  const std::string date = HttpDate(clock_.WallNow());
+  const std::string date = FormatHttpDate(clock_.WallNow());
   const std::string trace_id = TraceId(clock_.WallNow(), ids);
   const std::string version(kLatest);
 
