@@ -115,4 +115,9 @@ HPD_DEFINE_ERROR_(DataLossError, kDataLoss)
 HPD_DEFINE_ERROR_(UnauthenticatedError, kUnauthenticated)
 #undef HPD_DEFINE_ERROR_
 
+Status Named(Status status, std::string error_name) {
+  status.SetErrorName(std::move(error_name));
+  return status;
+}
+
 }  // namespace hpd

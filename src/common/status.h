@@ -90,6 +90,9 @@ class [[nodiscard]] Status {
 
 std::ostream& operator<<(std::ostream& os, const Status& status);
 
+// `status` with its error name set, for `return Named(NotFoundError("..."), "ParameterNotFound");`.
+Status Named(Status status, std::string error_name);
+
 Status CancelledError(std::string message);
 Status UnknownError(std::string message);
 Status InvalidArgumentError(std::string message);

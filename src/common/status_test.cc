@@ -31,6 +31,13 @@ TEST(StatusTest, DefaultIsOkAndCarriesNothing) {
   EXPECT_EQ(status, Status::Ok());
 }
 
+TEST(StatusTest, NamedSetsTheErrorNameAndKeepsTheRest) {
+  Status status = Named(NotFoundError("Parameter /a not found."), "ParameterNotFound");
+  EXPECT_EQ(status.code(), StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "Parameter /a not found.");
+  EXPECT_EQ(status.error_name(), "ParameterNotFound");
+}
+
 TEST(StatusTest, OkCodeWithMessageIsPlainOk) {
   const Status status(StatusCode::kOk, "ignored");
   EXPECT_TRUE(status.ok());

@@ -31,11 +31,6 @@ constexpr std::string_view kFsx = "AWS::FSx::FileSystem";
 // DELETE_FAILED until it starts deleting (which happens within the same call).
 constexpr std::string_view kRetryDelete = "RETRY_DELETE";
 
-Status Named(Status status, std::string name) {
-  status.SetErrorName(std::move(name));
-  return status;
-}
-
 Status ValidationError(std::string message) {
   return Named(InvalidArgumentError(std::move(message)), "ValidationError");
 }

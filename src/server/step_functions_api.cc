@@ -27,11 +27,6 @@ namespace {
 constexpr size_t kDefaultPageSize = 100;
 constexpr size_t kMaxPageSize = 1000;
 
-Status Named(Status status, std::string name) {
-  status.SetErrorName(std::move(name));
-  return status;
-}
-
 Status ValidationError(std::string message) {
   return Named(InvalidArgumentError("1 validation error detected: " + std::move(message)),
                "ValidationException");

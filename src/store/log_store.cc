@@ -12,11 +12,6 @@ namespace {
 constexpr size_t kMaxNameLength = 512;
 constexpr size_t kMaxPageSize = 10000;
 
-Status Named(Status status, std::string name) {
-  status.SetErrorName(std::move(name));
-  return status;
-}
-
 Status InvalidParameter(std::string message) {
   return Named(InvalidArgumentError(std::move(message)), "InvalidParameterException");
 }

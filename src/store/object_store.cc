@@ -19,11 +19,6 @@ namespace {
 constexpr size_t kMaxKeyBytes = 1024;
 constexpr size_t kMaxKeysPerPage = 1000;
 
-Status Named(Status status, std::string name) {
-  status.SetErrorName(std::move(name));
-  return status;
-}
-
 Status InvalidBucket(std::string_view bucket, std::string_view why) {
   return Named(InvalidArgumentError("The specified bucket is not valid: " + std::string(bucket) +
                                     " (" + std::string(why) + ")"),

@@ -16,11 +16,6 @@ constexpr size_t kMaxValueLength = 4096;
 constexpr int64_t kMaxVersions = 100;
 constexpr size_t kMaxPageSize = 10;
 
-Status Named(Status status, std::string name) {
-  status.SetErrorName(std::move(name));
-  return status;
-}
-
 Status Validation(std::string message) {
   return Named(InvalidArgumentError(std::move(message)), "ValidationException");
 }
