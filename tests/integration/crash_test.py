@@ -25,9 +25,9 @@ import threading
 import time
 import unittest
 
-import boto3
-import botocore.config
 import botocore.exceptions
+
+import serving
 
 HPDEPLOY = os.environ.get("HPDEPLOY", "build/bin/hpdeploy")
 REGION = "us-east-1"
@@ -93,47 +93,20 @@ def plan(i):
         "mapped": [{"value": 1, "witnessed": True}, {"value": 2, "witnessed": True}]}
 
 
-class Server:
+class Server(serving.Server):
     def __init__(self, data_dir, log):
-        self.data_dir = data_dir
-        self.log = log
-        self.process = None
-        self.url = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [HPDEPLOY, "serve", "--port", "0", "--data-dir", self.data_dir,
-             "--time-scale", "0.02", "--workers", "8", "--witness-log", self.log],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.process.stdout.readline()
-        if "listening on" not in line:
-            self.process.kill()
-            raise RuntimeError("server did not start: " + line)
-        self.url = line.strip().rsplit(" ", 1)[-1]
-        return self
+        super().__init__(data_dir, "0.02", ["--workers", "8", "--witness-log", log])
 
     def kill(self):
         """Kills the server; returns its pid and the wall time just before the signal."""
         pid = self.process.pid
         at = time.time()
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self.process.stdout.close()
+        self.stop(signal.SIGKILL)
         return pid, at
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=60)
-        self.process.stdout.close()
-        return code
 
 
 def client(url):
-    return boto3.client(
-        "stepfunctions", endpoint_url=url, region_name=REGION,
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=2,
-                                      read_timeout=10))
+    return serving.client(url, connect_timeout=2, read_timeout=10)
 
 
 class CrashTest(unittest.TestCase):

@@ -17,15 +17,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 import unittest
 import uuid
 
-import boto3
-import botocore.config
+from serving import Server, client
 
 HPDEPLOY = os.environ.get("HPDEPLOY", "build/bin/hpdeploy")
 TIME_SCALE = "0.002"
@@ -262,42 +260,6 @@ class CommandLineTest(DataDirTest):
         self.assertEqual(checks["preset.known"], "FAIL")
 
 
-class Server:
-    def __init__(self, data_dir):
-        self.data_dir = data_dir
-        self.process = None
-        self.url = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [HPDEPLOY, "serve", "--port", "0", "--data-dir", self.data_dir,
-             "--time-scale", TIME_SCALE],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.process.stdout.readline()
-        if "listening on" not in line:
-            self.process.kill()
-            raise RuntimeError("server did not start: " + line)
-        self.url = line.strip().rsplit(" ", 1)[-1]
-        return self
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self.process.stdout.close()
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=60)
-        self.process.stdout.close()
-
-
-def client(url):
-    return boto3.client(
-        "stepfunctions", endpoint_url=url, region_name=REGION,
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=botocore.config.Config(retries={"max_attempts": 1}))
-
-
 class ServerTest(DataDirTest):
     def test_the_seed_payload_survives_a_kill_9_during_run_infraforge_task(self):
         job = str(uuid.uuid4())
@@ -308,7 +270,7 @@ class ServerTest(DataDirTest):
             "guardrails": {"quotaChecks": True},
             "artifacts": {"configBucket": BUCKET, "parameterPrefix": PREFIX},
         }
-        server = Server(self.dir).start()
+        server = Server(self.dir, TIME_SCALE).start()
         try:
             sfn = client(server.url)
             arn = sfn.start_execution(stateMachineArn=DEPLOYMENT, name=job,
@@ -326,7 +288,7 @@ class ServerTest(DataDirTest):
             self.assertEqual(stacks[0]["status"], "CREATE_IN_PROGRESS")
         finally:
             server.kill()
-        server = Server(self.dir).start()
+        server = Server(self.dir, TIME_SCALE).start()
         try:
             sfn = client(server.url)
             deadline = time.time() + 120

@@ -20,6 +20,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+import serving
+
 HPDEPLOY = os.environ.get("HPDEPLOY", "build/bin/hpdeploy")
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -43,41 +45,12 @@ FAIL_MACHINE = json.dumps({
 })
 
 
-class Server:
-    """An `hpdeploy serve` child process on a free loopback port."""
-
-    def __init__(self, data_dir, time_scale="1"):
-        self.data_dir = data_dir
-        self.time_scale = time_scale
-        self.process = None
-        self.url = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [HPDEPLOY, "serve", "--port", "0", "--data-dir", self.data_dir,
-             "--time-scale", self.time_scale],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        if "listening on" not in line:
-            self.process.kill()
-            raise RuntimeError("server did not start: " + line + self.process.stderr.read())
-        self.url = line.strip().rsplit(" ", 1)[-1]
-        return self
-
-    def stop(self, sig=signal.SIGTERM):
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout=30)
-        self.process.stdout.close()
-        self.process.stderr.close()
-        return code
-
-
 def client(url):
-    return boto3.client(
-        "stepfunctions", endpoint_url=url, region_name=REGION,
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=botocore.config.Config(retries={"max_attempts": 1},
-                                      inject_host_prefix=False))
+    return serving.client(url, inject_host_prefix=False)
+
+
+def Server(data_dir, time_scale="1"):
+    return serving.Server(data_dir, time_scale, keep_log=True)
 
 
 def error_code(call):
