@@ -267,15 +267,17 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
       "Run the durable engine behind a Step Functions-compatible API (AWS JSON 1.0), for the "
-      "AWS CLI, boto3 and the AWS SDKs. Executions survive restarts: they resume where the "
-      "journal left them.");
+      "AWS CLI, boto3 and the AWS SDKs, with the HyperPod pipeline's state machines "
+      "(hyperpod-deployment, hyperpod-teardown) against the sandbox cloud. Executions survive "
+      "restarts: they resume where the journal left them.");
   cmd->add_option("--host", options->host,
                   "Address to listen on. On a loopback address any SigV4-signed request is "
                   "accepted; elsewhere --access-key is required and signatures are verified")
       ->capture_default_str();
   cmd->add_option("--port", options->port, "TCP port (0: any free port)")->capture_default_str();
   cmd->add_option("--data-dir", options->data_dir,
-                  "Directory of the SQLite journal (journal.db); created if missing")
+                  "The data dir: the journal, the parameter, object and log stores, the sandbox "
+                  "account and the container runner's tasks; created if missing")
       ->capture_default_str();
   cmd->add_option(
          "--time-scale", options->time_scale,
