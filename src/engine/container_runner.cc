@@ -475,7 +475,7 @@ class ContainerRunner::TaskIndex {
     HPD_ASSIGN_OR_RETURN(std::unique_ptr<store::Database> db,
                          store::Database::Open(file, store::Database::Mode::kReadWrite));
     HPD_RETURN_IF_ERROR(db->Execute(
-        "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
         "CREATE TABLE IF NOT EXISTS tasks ("
         "  task_id TEXT NOT NULL UNIQUE, idempotency_key TEXT NOT NULL, task_arn TEXT NOT NULL,"
         "  task_definition_arn TEXT NOT NULL, status TEXT NOT NULL, exit_code INTEGER,"

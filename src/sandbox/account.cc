@@ -1066,7 +1066,7 @@ StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::filesystem::path& di
   HPD_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
                        Database::Open(dir / "account.db", Database::Mode::kReadWrite));
   HPD_RETURN_IF_ERROR(db->Execute(
-      "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
   HPD_RETURN_IF_ERROR(db->Execute("BEGIN IMMEDIATE"));
   if (Status created = db->Execute(kSchema); !created.ok()) {
     db->Execute("ROLLBACK").IgnoreError();

@@ -626,7 +626,7 @@ StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::filesystem::path& fi
     }
     return status.WithContext("opening the journal " + file.string());
   }
-  std::string pragmas = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;";
+  std::string pragmas = "PRAGMA foreign_keys = OFF;";
   pragmas += options.fsync ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = OFF;";
   HPD_RETURN_IF_ERROR(database.Execute(pragmas));
   HPD_RETURN_IF_ERROR(Migrate(database));
@@ -689,9 +689,6 @@ class Journal::Impl {
     if (reader == nullptr) {
       StatusOr<std::unique_ptr<Database>> db = Database::Open(file_, Database::Mode::kReadOnly);
       if (!db.ok()) return db.status();
-      if (Status status = (*db)->Execute("PRAGMA busy_timeout = 10000"); !status.ok()) {
-        return status;
-      }
       reader = std::make_unique<Reader>(std::move(*db));
       if (Status status = reader->Init(); !status.ok()) return status;
     }
@@ -838,7 +835,6 @@ StatusOr<std::unique_ptr<Journal>> Journal::OpenForReading(const std::filesystem
   }
   StatusOr<std::unique_ptr<Database>> db = Database::Open(file, Database::Mode::kReadOnly);
   if (!db.ok()) return db.status();
-  HPD_RETURN_IF_ERROR((*db)->Execute("PRAGMA busy_timeout = 10000"));
   StatusOr<Statement> version = (*db)->Prepare("PRAGMA user_version");
   if (!version.ok()) {
     if (version.status().code() == StatusCode::kDataLoss) {

@@ -67,9 +67,8 @@ StatusOr<std::unique_ptr<LogStore>> LogStore::Open(const std::filesystem::path& 
                                                    const Clock& clock) {
   HPD_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
                        Database::Open(file, Database::Mode::kReadWrite));
-  // busy_timeout first: another process may hold the write lock while this one creates tables.
   HPD_RETURN_IF_ERROR(db->Execute(
-      "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
       "CREATE TABLE IF NOT EXISTS log_groups ("
       "  name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL) WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS log_streams ("

@@ -141,7 +141,7 @@ StatusOr<std::unique_ptr<ObjectStore>> ObjectStore::Open(const std::filesystem::
   HPD_ASSIGN_OR_RETURN(std::unique_ptr<Database> index,
                        Database::Open(root / "index.db", Database::Mode::kReadWrite));
   HPD_RETURN_IF_ERROR(index->Execute(
-      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;"
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
       "CREATE TABLE IF NOT EXISTS objects ("
       "  bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,"
       "  content_type TEXT NOT NULL, modified_ns INTEGER NOT NULL,"

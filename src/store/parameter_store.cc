@@ -88,7 +88,7 @@ StatusOr<std::unique_ptr<ParameterStore>> ParameterStore::Open(const std::filesy
   HPD_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
                        Database::Open(file, Database::Mode::kReadWrite));
   HPD_RETURN_IF_ERROR(db->Execute(
-      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;"
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
       "CREATE TABLE IF NOT EXISTS parameters ("
       "  name TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL,"
       "  modified_ns INTEGER NOT NULL, PRIMARY KEY (name, version)) WITHOUT ROWID;"

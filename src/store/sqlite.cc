@@ -41,6 +41,9 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& 
     return UnavailableError(std::string(status.message()));
   }
   sqlite3_extended_result_codes(db, 1);
+  // Before anything else runs on it: even setting the journal mode meets another process's
+  // locks (a closing connection checkpoints its WAL under an exclusive lock).
+  sqlite3_busy_timeout(db, static_cast<int>(kBusyTimeoutMs));
   return std::unique_ptr<Database>(new Database(db, file));
 }
 

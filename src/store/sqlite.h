@@ -26,6 +26,10 @@ class Database {
  public:
   enum class Mode { kReadWrite, kReadOnly };
 
+  // How long a statement waits for another connection's (or process's) lock before failing with
+  // SQLITE_BUSY; set by Open on every connection.
+  static constexpr int64_t kBusyTimeoutMs = 10000;
+
   // Opens (kReadWrite: creating) the database file. kUnavailable when the file cannot be opened
   // or created (the message names the path and SQLite's reason).
   [[nodiscard]] static StatusOr<std::unique_ptr<Database>> Open(const std::filesystem::path& file,

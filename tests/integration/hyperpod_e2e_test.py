@@ -137,12 +137,11 @@ class DeploymentTest(DataDirTest):
     def test_logs_and_no_follow(self):
         job, p = self.deploy("--no-follow", "--preset", "small", "--name", "bg", expect=0)
         self.assertIn("background", p.stdout)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            s = self.status(job)
-            if s["status"] != "RUNNING":
-                break
-            time.sleep(0.2)
+        # logs --follow prints InfraForge's lines as they come and returns when the job ends.
+        followed = run("logs", job, "--follow", "--data-dir", self.dir)
+        self.assertEqual(followed.returncode, 0, followed.stderr)
+        self.assertIn("Deployment time", followed.stdout)
+        s = self.status(job)
         self.assertEqual(s["status"], "SUCCEEDED")
         self.assertTrue(s["outputs"]["clusterName"].startswith("bg-"))
         logs = run("logs", job, "--data-dir", self.dir)
