@@ -609,10 +609,13 @@ TEST_F(ContainerRunnerTest, PlainRunTaskReturnsOnceStartedAndKeepsSupervising) {
   EXPECT_EQ((*running)[0].task_arn, task.at("TaskArn").as_string());
 
   std::ofstream(go) << "";
+  // Until the runner records the stop (after the last log line), FindTasks may already call the
+  // task STOPPED because its process is gone; the exit code says the runner has recorded it.
   EXPECT_TRUE(WaitFor([&] {
     auto found = ContainerRunner::FindTasks(WorkRoot(), "JOB", "x");
-    return found.ok() && (*found)[0].status == "STOPPED";
+    return found.ok() && (*found)[0].exit_code.has_value();
   }));
+  EXPECT_EQ((*ContainerRunner::FindTasks(WorkRoot(), "JOB", "x"))[0].status, "STOPPED");
   EXPECT_EQ((*ContainerRunner::FindTasks(WorkRoot(), "JOB", "x"))[0].exit_code, 0);
   EXPECT_THAT(LogLines(TaskId(task)), ElementsAre("went"));
 
