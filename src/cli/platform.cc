@@ -37,8 +37,9 @@ StatusOr<std::string> Substituted(std::string_view definition) {
   return asl::ApplySubstitutions(definition, *substitutions);
 }
 
-// The region of the ARN a built-in substitution holds (arn:aws:SERVICE:REGION:...).
-StatusOr<std::string> SubstitutionRegion(std::string_view name) {
+// Field `field` (3: region, 4: account) of the ARN a built-in substitution holds
+// (arn:PARTITION:SERVICE:REGION:ACCOUNT:...).
+StatusOr<std::string> SubstitutionArnField(std::string_view name, int field) {
   StatusOr<json::value> document = ParseJson(DefinitionSubstitutionsText());
   if (!document.ok()) return document.status().WithContext("the built-in substitutions");
   const json::object* object = document->if_object();
@@ -47,7 +48,7 @@ StatusOr<std::string> SubstitutionRegion(std::string_view name) {
     return InternalError("the built-in substitutions have no " + std::string(name));
   }
   std::string_view text = arn->get_string();
-  for (int field = 0; field < 3; ++field) {
+  for (int skipped = 0; skipped < field; ++skipped) {
     const size_t colon = text.find(':');
     if (colon == std::string_view::npos) return InternalError("not an ARN: " + std::string(name));
     text.remove_prefix(colon + 1);
@@ -104,10 +105,12 @@ StatusOr<std::unique_ptr<Platform>> Platform::Open(PlatformOptions options) {
   if (!definitions.ok()) return definitions.status().WithContext("the local task definitions");
   engine::ContainerRunnerOptions runner;
   // ECS lives where the definitions' task definition ARN says (the built-in substitutions).
-  StatusOr<std::string> ecs_region = SubstitutionRegion("InfraForgeTaskDefinitionArn");
+  StatusOr<std::string> ecs_region = SubstitutionArnField("InfraForgeTaskDefinitionArn", 3);
   if (!ecs_region.ok()) return ecs_region.status();
+  StatusOr<std::string> ecs_account = SubstitutionArnField("InfraForgeTaskDefinitionArn", 4);
+  if (!ecs_account.ok()) return ecs_account.status();
   runner.region = *ecs_region;
-  runner.account_id = o.account_id;
+  runner.account_id = *ecs_account;
   runner.base_environment = engine::BaseEnvironmentFromProcess();
   runner.work_root = dir / "tasks";
   runner.task_definitions = std::move(*definitions);
@@ -116,25 +119,27 @@ StatusOr<std::unique_ptr<Platform>> Platform::Open(PlatformOptions options) {
   sandbox::Account* cloud = p->sandbox_.get();
   // RunTask answers ThrottlingException while the job's throttle fault lasts.
   runner.before_run_task = [cloud](const asl::TaskInvocation& task) -> Status {
+    // The job and region a RunInfraForgeTask passes its container; any other shape is the
+    // runner's to refuse.
     std::string job_id;
     std::string region;
-    if (const json::object* parameters = task.parameters.if_object()) {
-      if (const json::value* overrides = parameters->if_contains("Overrides")) {
-        if (const json::value* containers =
-                overrides->as_object().if_contains("ContainerOverrides");
-            containers != nullptr && containers->is_array()) {
-          for (const json::value& container : containers->get_array()) {
-            const json::value* environment = container.as_object().if_contains("Environment");
-            if (environment == nullptr || !environment->is_array()) continue;
-            for (const json::value& entry : environment->get_array()) {
-              const json::object& e = entry.as_object();
-              const json::value* name = e.if_contains("Name");
-              const json::value* value = e.if_contains("Value");
-              if (name == nullptr || value == nullptr || !value->is_string()) continue;
-              if (*name == "JOB_ID") job_id = std::string(value->get_string());
-              if (*name == "AWS_REGION") region = std::string(value->get_string());
-            }
-          }
+    const json::object* parameters = task.parameters.if_object();
+    const json::value* overrides = parameters ? parameters->if_contains("Overrides") : nullptr;
+    const json::object* overrides_object = overrides ? overrides->if_object() : nullptr;
+    const json::value* containers =
+        overrides_object ? overrides_object->if_contains("ContainerOverrides") : nullptr;
+    if (containers != nullptr && containers->is_array()) {
+      for (const json::value& container : containers->get_array()) {
+        const json::object* c = container.if_object();
+        const json::value* environment = c ? c->if_contains("Environment") : nullptr;
+        if (environment == nullptr || !environment->is_array()) continue;
+        for (const json::value& entry : environment->get_array()) {
+          const json::object* e = entry.if_object();
+          const json::value* name = e ? e->if_contains("Name") : nullptr;
+          const json::value* value = e ? e->if_contains("Value") : nullptr;
+          if (name == nullptr || value == nullptr || !value->is_string()) continue;
+          if (*name == "JOB_ID") job_id = std::string(value->get_string());
+          if (*name == "AWS_REGION") region = std::string(value->get_string());
         }
       }
     }

@@ -67,6 +67,24 @@ struct ParameterError {
   std::string message;
 };
 
+// Variables that change how the host's loader, C library or a shell runs a program. On ECS a
+// container is its own machine; locally it is a process of this host, so an override may not set
+// them (a StartExecution caller could otherwise make the server load its code).
+bool IsHostControlVariable(std::string_view name) {
+  static constexpr std::string_view kPrefixes[] = {"LD_", "DYLD_", "MALLOC_", "GLIBC_"};
+  static constexpr std::string_view kNames[] = {
+      "PATH",          "IFS",         "BASH_ENV",         "ENV",     "GCONV_PATH",   "LOCPATH",
+      "NLSPATH",       "HOSTALIASES", "RESOLV_HOST_CONF", "TMPDIR",  "NODE_OPTIONS", "PYTHONPATH",
+      "PYTHONSTARTUP", "PERL5LIB",    "PERL5OPT",         "RUBYOPT", "SHELLOPTS",    "PS4"};
+  for (std::string_view prefix : kPrefixes) {
+    if (name.substr(0, prefix.size()) == prefix) return true;
+  }
+  for (std::string_view fixed : kNames) {
+    if (name == fixed) return true;
+  }
+  return false;
+}
+
 void SetVariable(std::vector<EnvironmentVariable>& env, std::string_view name,
                  std::string_view value) {
   for (auto& [n, v] : env) {
@@ -781,6 +799,9 @@ int SpawnContainer(ContainerProcess& c, const std::string& program,
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   posix_spawn_file_actions_addchdir_np(&actions, c.cwd.c_str());
+  // Nothing of the server's but the three standard streams: sockets it opened without
+  // SOCK_CLOEXEC (the HTTP listener) would otherwise stay bound by an orphaned container.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr,
@@ -1160,6 +1181,12 @@ bool ContainerRunner::Prepare(const asl::TaskInvocation& invocation, Task* t,
             if (n == nullptr || !n->is_string() || n->get_string().empty() ||
                 (val != nullptr && !val->is_string())) {
               return invalid("Environment entries must be {Name, Value} strings.");
+            }
+            const std::string_view variable = n->get_string();
+            if (IsHostControlVariable(variable)) {
+              return invalid("Container override environment variable " + std::string(variable) +
+                             " is refused by the local runner: it would change how the host "
+                             "loads or runs the container's program.");
             }
             SetVariable(target->override_environment, std::string_view(n->get_string()),
                         val != nullptr ? std::string_view(val->get_string()) : "");

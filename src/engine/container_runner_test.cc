@@ -1,5 +1,6 @@
 #include "engine/container_runner.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -266,6 +267,31 @@ TEST_F(ContainerRunnerTest, NonZeroExitIsTaskFailedWithTheTaskJsonAsCause) {
   EXPECT_EQ(task.at("StopCode"), "EssentialContainerExited");
   EXPECT_EQ(task.at("Containers").as_array()[0].as_object().at("ExitCode"), 3);
   EXPECT_THAT(LogLines(TaskId(task)), ElementsAre("failing"));
+}
+
+TEST_F(ContainerRunnerTest, OverridesMayNotSetVariablesThatControlTheHost) {
+  auto runner = MakeRunner(ShDefinitions("echo ran"));
+  for (const char* name : {"LD_PRELOAD", "LD_LIBRARY_PATH", "PATH", "GLIBC_TUNABLES", "BASH_ENV"}) {
+    const asl::TaskOutcome outcome =
+        runner->Run(Invocation(Parameters({Override({{name, "/tmp/evil"}})})), nullptr, kKey);
+    EXPECT_FALSE(outcome.succeeded) << name;
+    EXPECT_EQ(outcome.error, "ECS.InvalidParameterException") << name;
+    EXPECT_THAT(outcome.cause, HasSubstr(name));
+  }
+  EXPECT_THAT(ContainerRunner::FindTasks(WorkRoot(), "LD_PRELOAD", "/tmp/evil"),
+              IsOkAndHolds(IsEmpty()));  // nothing started
+}
+
+TEST_F(ContainerRunnerTest, ContainersInheritNoDescriptorButTheStandardStreams) {
+  // As the HTTP listener is: opened without close-on-exec.
+  const int leaked = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(leaked, 3);
+  auto runner = MakeRunner(ShDefinitions("if [ -e /proc/self/fd/" + std::to_string(leaked) +
+                                         " ]; then echo inherited; else echo clean; fi"));
+  const asl::TaskOutcome outcome = runner->Run(Invocation(Parameters({})), nullptr, kKey);
+  ::close(leaked);
+  ASSERT_TRUE(outcome.succeeded) << outcome.cause;
+  EXPECT_THAT(LogLines(TaskId(TaskJson(outcome))), ElementsAre("clean"));
 }
 
 TEST_F(ContainerRunnerTest, ContainerSeesOnlyDefinitionOverrideAndEcsVariables) {

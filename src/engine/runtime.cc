@@ -962,8 +962,17 @@ class Runtime::Impl {
                                job.idempotency_key);
     }
     for (TaskRunner* runner : options_.task_runners) {
-      if (runner->Handles(job.invocation)) {
+      if (!runner->Handles(job.invocation)) continue;
+      // A runner that throws fails its task, not the process: the task would be dispatched
+      // again at every restart and take the process down each time.
+      try {
         return runner->Run(job.invocation, job.cancelled.get(), job.idempotency_key);
+      } catch (const std::exception& e) {
+        asl::TaskOutcome outcome;
+        outcome.succeeded = false;
+        outcome.error = "States.Runtime";
+        outcome.cause = std::string("The task runner failed: ") + e.what();
+        return outcome;
       }
     }
     return NoLocalImplementation(job.invocation, options_.runner_name);
