@@ -32,9 +32,11 @@
 #include "common/json.h"
 #include "common/random.h"
 #include "common/rfc3339.h"
+#include "common/utf8.h"
 #include "common/uuid.h"
 #include "engine/container_runner.h"
 #include "hyperpod/handlers.h"
+#include "hyperpod/names.h"
 #include "hyperpod/request.h"
 #include "sandbox/faults.h"
 
@@ -98,7 +100,7 @@ std::string Trimmed(std::string text, size_t limit) {
   for (char& c : text) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  if (text.size() > limit) text = text.substr(0, limit) + "…";
+  if (text.size() > limit) text = std::string(Utf8Prefix(text, limit)) + "…";
   return text;
 }
 
@@ -141,6 +143,7 @@ class Follower {
   std::string Run(const sigset_t& signals) {
     while (true) {
       std::optional<store::ExecutionRow> row = view_.Execution(arn_);
+      if (row && !since_) since_ = row->start;
       CollectNewEvents();
       CollectNewLogLines();
       Flush();
@@ -205,6 +208,8 @@ class Follower {
     std::vector<engine::TaskRecord> ordered = *tasks;
     std::reverse(ordered.begin(), ordered.end());
     for (const engine::TaskRecord& task : ordered) {
+      // The job's earlier tasks (its deployment, when this is its teardown) are not this run's.
+      if (since_ && task.created_at < *since_) continue;
       int64_t& after = log_positions_[task.log_group + "\n" + task.log_stream];
       while (true) {
         auto page = view_.logs().Read(task.log_group, task.log_stream, after, 500);
@@ -233,6 +238,7 @@ class Follower {
   std::ostream& out_;
   size_t printed_ = 0;
   std::optional<WallTime> start_;
+  std::optional<WallTime> since_;  // the execution's start: older tasks are not its own
   std::map<std::string, int64_t> log_positions_;
   bool printed_guardrails_ = false;
   std::vector<std::pair<WallTime, std::string>> pending_;
@@ -335,18 +341,25 @@ std::string CurrentUser() {
 
 // Starts a detached `hpdeploy serve --exit-when-idle` on the data dir, so that a deployment
 // started without following runs to its end in the background.
-Status SpawnBackgroundEngine(const std::string& data_dir, double time_scale) {
+Status SpawnBackgroundEngine(const PlatformOptions& options) {
+  const std::string data_dir = options.data_dir.string();
   const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
   const std::string log = (std::filesystem::path(data_dir) / "background.log").string();
   std::vector<std::string> args = {exe,
                                    "serve",
                                    "--data-dir",
                                    data_dir,
+                                   "--workers",
+                                   std::to_string(options.workers),
                                    "--port",
                                    "0",
                                    "--time-scale",
-                                   FormatDouble(time_scale),
+                                   FormatDouble(options.time_scale),
                                    "--exit-when-idle"};
+  if (!options.presets_file.empty()) {
+    args.push_back("--presets");
+    args.push_back(std::filesystem::absolute(options.presets_file).string());
+  }
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -395,25 +408,45 @@ std::unique_ptr<Platform> OpenPlatform(const std::string& command, const std::st
 
 // Starts `machine` with `input` as execution `job_id` and, unless told not to, follows it.
 // Returns the exit code.
+int Follow(const std::string& command, std::unique_ptr<Platform> platform,
+           const std::string& machine, const std::string& job_id, const std::string& arn,
+           bool follow, const sigset_t& signals);
+
+// Starts `machine` with `input` as execution `job_id` and, unless told not to, follows it.
+// Returns the exit code.
 int StartAndFollow(const std::string& command, std::unique_ptr<Platform> platform,
-                   const std::string& machine, const std::string& job_id, const json::object& input,
-                   bool follow, const sigset_t& signals) {
+                   const std::string& machine, const std::string& name, const json::object& input,
+                   bool follow, const sigset_t& signals, std::string job_id = "") {
+  if (job_id.empty()) job_id = name;
   StatusOr<json::object> started = platform->Call(
       "StartExecution", json::object{{"stateMachineArn", platform->MachineArn(machine)},
-                                     {"name", job_id},
+                                     {"name", name},
                                      {"input", SerializeJson(input)}});
   if (!started.ok()) {
     std::cerr << "hpdeploy " << command << ": " << started.status().error_name() << ": "
               << started.status().message() << "\n";
     return kExitFailure;
   }
-  const std::string arn = StringField(*started, "executionArn");
+  return Follow(command, std::move(platform), machine, job_id,
+                StringField(*started, "executionArn"), follow, signals);
+}
+
+// The name of a job's teardown execution, attempt n: <jobId>, then <jobId>.2, <jobId>.3, ...
+std::string TeardownName(const std::string& job_id, int attempt) {
+  return attempt == 1 ? job_id : job_id + "." + std::to_string(attempt);
+}
+
+// Follows execution `arn` (running in `platform`) to its end and reports it; or, without
+// `follow`, hands it to a background engine.
+int Follow(const std::string& command, std::unique_ptr<Platform> platform,
+           const std::string& machine, const std::string& job_id, const std::string& arn,
+           bool follow, const sigset_t& signals) {
   std::cout << "execution " << arn << "\n" << std::flush;
   const std::string data_dir = platform->options().data_dir.string();
   if (!follow) {
-    const double time_scale = platform->options().time_scale;
+    const PlatformOptions options = platform->options();
     platform.reset();  // releases the data dir for the background engine
-    if (Status status = SpawnBackgroundEngine(data_dir, time_scale); !status.ok()) {
+    if (Status status = SpawnBackgroundEngine(options); !status.ok()) {
       std::cerr << "hpdeploy " << command << ": " << status.message()
                 << "; the execution is journaled and runs when hpdeploy next opens " << data_dir
                 << "\n";
@@ -500,6 +533,22 @@ int Deploy(const DeployOptions& o) {
   if (!platform) return kExitUsage;
   SystemRandom random;
   const std::string job_id = o.job_id.empty() ? NewUuidV4(random) : o.job_id;
+  if (Status valid = hyperpod::ValidateJobId(job_id); !valid.ok() || job_id.size() > 80) {
+    std::cerr << "hpdeploy deploy: --job-id " << job_id << ": "
+              << (valid.ok() ? "at most 80 characters (it names the execution)"
+                             : std::string(valid.message()))
+              << "\n";
+    return kExitUsage;
+  }
+  // Before its faults are set: they belong to that job's deployment and teardown.
+  if (platform
+          ->Call("DescribeExecution",
+                 json::object{{"executionArn", platform->ExecutionArn(kDeploymentMachine, job_id)}})
+          .ok()) {
+    std::cerr << "hpdeploy deploy: job " << job_id << " already exists in " << o.common.data_dir
+              << " (hpdeploy status " << job_id << ")\n";
+    return kExitFailure;
+  }
   const std::string preset = o.preset.empty() ? platform->presets().default_preset() : o.preset;
   json::object config{{"preset", preset}, {"region", o.region}};
   if (!o.name.empty()) config["name"] = o.name;
@@ -601,9 +650,13 @@ int Status_(const JobOptions& o) {
                                   o.job_id + "/" + hyperpod::kFailureDocument)) {
     status["failure"] = *failure;
   }
-  const std::string teardown_arn = view->ExecutionArn(kTeardownMachine, o.job_id);
-  if (std::optional<store::ExecutionRow> teardown = view->Execution(teardown_arn)) {
-    status["teardown"] = json::object{{"status", teardown->status}, {"executionArn", teardown_arn}};
+  for (int attempt = 1;; ++attempt) {
+    const std::string teardown_arn =
+        view->ExecutionArn(kTeardownMachine, TeardownName(o.job_id, attempt));
+    std::optional<store::ExecutionRow> teardown = view->Execution(teardown_arn);
+    if (!teardown) break;
+    status["teardown"] = json::object{
+        {"status", teardown->status}, {"executionArn", teardown_arn}, {"attempt", attempt}};
   }
   if (o.json) {
     std::cout << SerializeJsonPretty(status) << "\n";
@@ -646,6 +699,7 @@ int Logs(const JobOptions& o) {
     return kExitFailure;
   }
   std::map<std::string, int64_t> positions;
+  std::set<std::string> headed;  // streams whose header is printed
   auto print_new = [&] {
     StatusOr<std::vector<engine::TaskRecord>> tasks =
         engine::ContainerRunner::FindTasks(view->data_dir() / "tasks", "JOB_ID", o.job_id);
@@ -653,8 +707,11 @@ int Logs(const JobOptions& o) {
     std::vector<engine::TaskRecord> ordered = *tasks;
     std::reverse(ordered.begin(), ordered.end());
     for (const engine::TaskRecord& task : ordered) {
-      int64_t& after = positions[task.log_group + "\n" + task.log_stream];
-      if (after == 0) std::cout << "== " << task.log_group << " " << task.log_stream << "\n";
+      const std::string key = task.log_group + "\n" + task.log_stream;
+      int64_t& after = positions[key];
+      if (headed.insert(key).second) {
+        std::cout << "== " << task.log_group << " " << task.log_stream << "\n";
+      }
       while (true) {
         auto page = view->logs().Read(task.log_group, task.log_stream, after, 500);
         if (!page.ok() || page->events.empty()) break;
@@ -672,8 +729,13 @@ int Logs(const JobOptions& o) {
       std::optional<store::ExecutionRow> row = view->Execution(execution);
       return row && row->status == "RUNNING";
     };
-    const bool any_running =
-        running(arn) || running(view->ExecutionArn(kTeardownMachine, o.job_id));
+    bool any_running = running(arn);
+    for (int attempt = 1; !any_running; ++attempt) {
+      const std::string teardown =
+          view->ExecutionArn(kTeardownMachine, TeardownName(o.job_id, attempt));
+      if (!view->Execution(teardown)) break;
+      any_running = running(teardown);
+    }
     if (Interrupted(signals, 250)) break;
     print_new();
     if (!any_running) break;
@@ -713,9 +775,34 @@ int Teardown(const JobOptions& o) {
       {"artifacts",
        json::object{{"configBucket", artifacts.bucket}, {"parameterPrefix", artifacts.prefix}}},
   };
+  // An earlier teardown of the job: follow it while it runs; after a failure, a new attempt
+  // (named <jobId>.<n>) starts from the beginning: the failed one ended in its Fail state, and
+  // the teardown's tasks are safe to run again.
+  int attempt = 1;
+  std::string teardown_name = TeardownName(o.job_id, attempt);
+  while (true) {
+    StatusOr<json::object> earlier = platform->Call(
+        "DescribeExecution",
+        json::object{{"executionArn", platform->ExecutionArn(kTeardownMachine, teardown_name)}});
+    if (!earlier.ok()) break;
+    const std::string status = StringField(*earlier, "status");
+    if (status == "SUCCEEDED") {
+      std::cout << "HyperPod job " << o.job_id << " is already torn down.\n";
+      return kExitOk;
+    }
+    if (status == "RUNNING") {
+      std::cout << "Following the teardown of HyperPod job " << o.job_id
+                << " that is already running\n";
+      return Follow("teardown", std::move(platform), kTeardownMachine, o.job_id,
+                    StringField(*earlier, "executionArn"), !o.no_follow, signals);
+    }
+    std::cout << "Teardown attempt " << attempt << " " << status << "; starting attempt "
+              << attempt + 1 << "\n";
+    teardown_name = TeardownName(o.job_id, ++attempt);
+  }
   std::cout << "Tearing down HyperPod job " << o.job_id << " (region " << artifacts.region << ")\n";
-  return StartAndFollow("teardown", std::move(platform), kTeardownMachine, o.job_id, input,
-                        !o.no_follow, signals);
+  return StartAndFollow("teardown", std::move(platform), kTeardownMachine, teardown_name, input,
+                        !o.no_follow, signals, o.job_id);
 }
 
 struct ParamsOptions {
@@ -784,7 +871,9 @@ void RegisterDeployCommands(CLI::App& app, int* exit_code) {
       "RunInfraForgeTask → PostDeploymentValidation → PersistDeploymentOutputs; on failure "
       "CleanupOnFailure → RecordFailure) on the embedded engine against the sandbox cloud, and "
       "follow it: states, guardrail results, InfraForge's log lines, then the outputs or the "
-      "failure record. Exit 0 when it SUCCEEDED, 1 when it did not.");
+      "failure record. Exit codes: 0 it SUCCEEDED (or, with --no-follow, it started), 1 it did "
+      "not (or the job id exists), 2 bad arguments or an unusable data dir, 130 interrupted "
+      "(the deployment is journaled and resumes when hpdeploy next runs the data dir).");
   AddDataDir(cmd, deploy->common);
   cmd->add_option("--preset", deploy->preset,
                   "small | medium | large, or one from --presets (default: the catalog's "
@@ -848,7 +937,9 @@ void RegisterDeployCommands(CLI::App& app, int* exit_code) {
   CLI::App* teardown_cmd = app.add_subcommand(
       "teardown",
       "Destroy a SUCCEEDED deployment through the teardown workflow (PrepareTeardown → "
-      "RunInfraForgeDestroy → FinalizeTeardown) and follow it. Exit 0 when it SUCCEEDED.");
+      "RunInfraForgeDestroy → FinalizeTeardown) and follow it. After a failed teardown (see "
+      "hpdeploy status), running it again starts a new attempt, <jobId>.<n>; one still running "
+      "is followed. Exit 0 when it SUCCEEDED (or had), 1 when it did not.");
   AddDataDir(teardown_cmd, teardown->common);
   teardown_cmd->add_option("JOB", teardown->job_id, "The job id")->required();
   teardown_cmd->add_option("--time-scale", teardown->time_scale, "As for deploy")

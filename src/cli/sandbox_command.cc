@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "cli/commands.h"
 #include "common/clock.h"
@@ -103,6 +104,45 @@ int ListResources(const ResourcesFlags& flags) {
   return kExitOk;
 }
 
+struct FaultsFlags {
+  std::string sandbox_dir;
+  std::string job_id;
+  std::vector<std::string> faults;
+};
+
+// Replaces a job's faults (none: clears them), e.g. to let a failed teardown succeed when it is
+// redriven.
+int SetJobFaults(const FaultsFlags& flags) {
+  const std::string dir = flags.sandbox_dir.empty() ? Env("HPD_SANDBOX_DIR") : flags.sandbox_dir;
+  if (dir.empty() || !std::filesystem::exists(std::filesystem::path(dir) / "account.db")) {
+    std::cerr << "hpdeploy sandbox faults: no sandbox account in '" << dir
+              << "' (pass --sandbox-dir DATA_DIR/sandbox)\n";
+    return kExitUsage;
+  }
+  StatusOr<sandbox::Faults> faults = sandbox::ParseFaults(flags.faults);
+  if (!faults.ok()) {
+    std::cerr << "hpdeploy sandbox faults: " << faults.status().message() << "\n";
+    return kExitUsage;
+  }
+  SystemClock clock;
+  StatusOr<std::unique_ptr<sandbox::Account>> account =
+      sandbox::Account::Open(dir, clock, std::nullopt);
+  if (!account.ok()) {
+    std::cerr << "hpdeploy sandbox faults: " << account.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (Status status = (*account)->SetFaults(flags.job_id, *faults); !status.ok()) {
+    std::cerr << "hpdeploy sandbox faults: " << status.message() << "\n";
+    return kExitFailure;
+  }
+  std::cout << "job " << flags.job_id << ": faults ";
+  const std::vector<std::string> specs = sandbox::FaultSpecs(*faults);
+  if (specs.empty()) std::cout << "none";
+  for (const std::string& spec : specs) std::cout << spec << " ";
+  std::cout << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterSandboxCommand(CLI::App& app, int* exit_code) {
@@ -132,6 +172,17 @@ void RegisterSandboxCommand(CLI::App& app, int* exit_code) {
   resources_cmd->add_option("--job", resources->job_id, "The job id")->required();
   resources_cmd->add_flag("--json", resources->json, "Print JSON");
   resources_cmd->callback([resources, exit_code] { *exit_code = ListResources(*resources); });
+
+  auto faults = std::make_shared<FaultsFlags>();
+  CLI::App* faults_cmd = sandbox->add_subcommand(
+      "faults", "Replace a job's sandbox faults; without --fault, clear them");
+  faults_cmd->add_option("--sandbox-dir", faults->sandbox_dir,
+                         "The sandbox account's directory, DATA_DIR/sandbox (default: "
+                         "$HPD_SANDBOX_DIR)");
+  faults_cmd->add_option("--job", faults->job_id, "The job id")->required();
+  faults_cmd->add_option("--fault", faults->faults,
+                         "A fault (repeatable):\n" + sandbox::FaultHelp());
+  faults_cmd->callback([faults, exit_code] { *exit_code = SetJobFaults(*faults); });
 
   auto flags = std::make_shared<InfraForgeFlags>();
   for (auto [name, command, help] :

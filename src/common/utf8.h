@@ -29,6 +29,10 @@ char32_t DecodeUtf8(std::string_view text, std::size_t* pos);
 // new String(bytes, UTF_8) decodes.
 std::string SanitizeUtf8(std::string_view bytes);
 
+// The longest prefix of `text` of at most `max_bytes` bytes that does not end inside a UTF-8
+// sequence (a limit counted in bytes, such as a parameter value's, cuts at a character boundary).
+std::string_view Utf8Prefix(std::string_view text, std::size_t max_bytes);
+
 }  // namespace hpd
 
 #endif  // HPD_COMMON_UTF8_H_

@@ -67,3 +67,21 @@ TEST(IsWellFormedUtf8Test, AcceptsUtf8AndRefusesAnyIllFormedByte) {
 
 }  // namespace
 }  // namespace hpd
+
+namespace hpd {
+namespace {
+
+TEST(Utf8PrefixTest, CutsAtACharacterBoundary) {
+  const std::string text =
+      "ab\xC3\xA9"
+      "c";  // "abéc"
+  EXPECT_EQ(Utf8Prefix(text, 10), text);
+  EXPECT_EQ(Utf8Prefix(text, 4), "ab\xC3\xA9");
+  EXPECT_EQ(Utf8Prefix(text, 3), "ab");  // not half of é
+  EXPECT_EQ(Utf8Prefix(text, 2), "ab");
+  EXPECT_EQ(Utf8Prefix("\xF0\x9F\x98\x80", 3), "");
+  EXPECT_EQ(Utf8Prefix("", 0), "");
+}
+
+}  // namespace
+}  // namespace hpd

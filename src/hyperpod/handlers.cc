@@ -19,9 +19,11 @@
 
 #include "common/json.h"
 #include "common/rfc3339.h"
+#include "common/utf8.h"
 #include "hyperpod/deployment.h"
 #include "hyperpod/guardrails.h"
 #include "hyperpod/manifest.h"
+#include "hyperpod/names.h"
 #include "hyperpod/request.h"
 
 namespace hpd::hyperpod {
@@ -120,6 +122,13 @@ StatusOr<bool> AsStatusOr(Call&& call) {
   return true;
 }
 
+// The execution a handler runs for (the definitions pass $$.Execution.Id), or "".
+std::string ExecutionOf(const json::value& event) {
+  const json::object* outer = event.if_object();
+  const json::value* arn = outer ? outer->if_contains("executionArn") : nullptr;
+  return arn != nullptr && arn->is_string() ? std::string(arn->get_string()) : "";
+}
+
 sandbox::CallContext CloudContext(const json::object& input) {
   sandbox::CallContext context;
   context.region = StringAt(input, {"config", "region"});
@@ -152,6 +161,31 @@ Artifacts ArtifactsOf(const json::object& input) {
   return artifacts;
 }
 
+// Which execution owns a job: the first PrepareDeploymentConfig writes
+// s3://<bucket>/<jobId>/execution.json, and only that execution may clean up or record for the
+// job. Another execution reusing the job id (a client retrying under a new name) must not
+// destroy the first one's cluster.
+enum class Ownership { kMine, kNobody, kOther };
+
+struct Owner {
+  Ownership ownership = Ownership::kNobody;
+  std::string execution_arn;  // the owner, when there is one
+};
+
+Owner OwnerOf(const HandlerEnvironment& env, const Artifacts& artifacts,
+              const std::string& execution_arn) {
+  Owner owner;
+  if (artifacts.bucket.empty() || artifacts.job_id.empty()) return owner;
+  StatusOr<std::string> text =
+      env.objects->Get(artifacts.bucket, artifacts.Key(kExecutionDocument));
+  if (!text.ok()) return owner;
+  StatusOr<json::value> parsed = ParseJson(*text);
+  if (!parsed.ok() || !parsed->is_object()) return owner;
+  owner.execution_arn = StringAt(parsed->get_object(), {"executionArn"});
+  owner.ownership = owner.execution_arn == execution_arn ? Ownership::kMine : Ownership::kOther;
+  return owner;
+}
+
 Status PutDocument(const HandlerEnvironment& env, const Artifacts& artifacts,
                    std::string_view document, const json::value& value) {
   StatusOr<std::string> etag = env.objects->Put(artifacts.bucket, artifacts.Key(document),
@@ -172,7 +206,7 @@ Status PutParameter(const HandlerEnvironment& env, const sandbox::Faults& faults
         .SetErrorName("InternalServerError");
   }
   if (value.empty()) value = "-";  // SSM values are 1 to 4096 characters
-  if (value.size() > 4096) value.resize(4096);
+  value = std::string(Utf8Prefix(value, 4096));
   StatusOr<int64_t> version = env.parameters->Put(name, value, "String", /*overwrite=*/true);
   if (!version.ok()) return version.status();
   return Status::Ok();
@@ -217,16 +251,35 @@ StatusOr<json::value> PrepareDeploymentConfig(const HandlerEnvironment& env,
   const GuardrailReport report = Evaluate(*request, *env.presets, quotas);
   const Artifacts artifacts = ArtifactsOf(input);
   const json::value report_json = report.ToJson();
-  if (Status status = PutDocument(env, artifacts, kGuardrailsDocument, report_json); !status.ok()) {
-    return status;
-  }
-  if (!report.passed) {
+  auto failures = [&report] {
     std::string message = "Guardrails failed:";
     for (const GuardrailCheck& check : report.checks) {
       if (check.status == CheckStatus::kFail) message += " [" + check.id + "] " + check.message;
     }
-    return Raise("GuardrailViolation", std::move(message));
+    return message;
+  };
+  // Nowhere to write the report (the name.bucket or name.parameter guardrail says why).
+  if (!store::ValidateBucketName(artifacts.bucket).ok() || !ValidateJobId(artifacts.job_id).ok()) {
+    return Raise("GuardrailViolation", failures());
   }
+  const std::string execution_arn = ExecutionOf(event);
+  const Owner owner = OwnerOf(env, artifacts, execution_arn);
+  if (owner.ownership == Ownership::kOther) {
+    return Raise("JobAlreadyExists", "Job " + artifacts.job_id + " belongs to execution " +
+                                         owner.execution_arn + "; a job id names one deployment");
+  }
+  if (owner.ownership == Ownership::kNobody) {
+    Status status =
+        PutDocument(env, artifacts, kExecutionDocument,
+                    json::object{{"executionArn", execution_arn},
+                                 {"jobId", artifacts.job_id},
+                                 {"createdAt", FormatRfc3339Millis(env.clock->WallNow())}});
+    if (!status.ok()) return status;
+  }
+  if (Status status = PutDocument(env, artifacts, kGuardrailsDocument, report_json); !status.ok()) {
+    return status;
+  }
+  if (!report.passed) return Raise("GuardrailViolation", failures());
   StatusOr<ResolvedDeployment> resolved = Resolve(*request, *env.presets);
   if (!resolved.ok()) {
     return Raise("InvalidDeploymentRequest", std::string(resolved.status().message()));
@@ -492,12 +545,14 @@ StatusOr<json::value> PersistDeploymentOutputs(const HandlerEnvironment& env,
     document["stackOutputs"] = *stack_outputs;
   }
   document["completedAt"] = parameters["completedAt"];
-  if (Status status = PutDocument(env, artifacts, kOutputsDocument, document); !status.ok()) {
-    return status;
-  }
+  // The parameters first: outputs.json is what says a deployment succeeded (PrepareTeardown
+  // reads it), so it is written last.
   for (const auto& [name, value] : parameters) {
     Status status = PutParameter(env, *faults, artifacts.Parameter(name), value);
     if (!status.ok()) return status;
+  }
+  if (Status status = PutDocument(env, artifacts, kOutputsDocument, document); !status.ok()) {
+    return status;
   }
   (void)context;
   return json::value(std::move(document));
@@ -521,12 +576,16 @@ StatusOr<json::value> DestroyJobResources(const HandlerEnvironment& env,
   auto before =
       WithRetries(env, context, [&] { return env.cloud->GetResourcesForJob(cloud, cloud.job_id); });
   if (!before.ok()) return before.status();
-  std::set<std::string> stacks;
-  for (const sandbox::TaggedResource& resource : *before) stacks.insert(resource.stack_name);
+  // Each stack in its own region (the tagging API answers for every region).
+  std::set<std::pair<std::string, std::string>> stacks;  // (region, name)
+  for (const sandbox::TaggedResource& resource : *before) {
+    stacks.emplace(resource.region.empty() ? cloud.region : resource.region, resource.stack_name);
+  }
   json::array stack_results;
-  for (const std::string& stack : stacks) {
+  for (const auto& [region, stack] : stacks) {
+    const sandbox::CallContext where{region, cloud.job_id};
     auto deleted = WithRetries(env, context, [&] {
-      return AsStatusOr([&] { return env.cloud->DeleteStack(cloud, stack); });
+      return AsStatusOr([&] { return env.cloud->DeleteStack(where, stack); });
     });
     std::string final_status = deleted.ok() ? "DELETE_IN_PROGRESS" : "DELETE_FAILED";
     std::string reason = deleted.ok() ? "" : std::string(deleted.status().message());
@@ -534,9 +593,13 @@ StatusOr<json::value> DestroyJobResources(const HandlerEnvironment& env,
     // to an hour.
     for (int look = 0; deleted.ok() && look < 240; ++look) {
       auto described =
-          WithRetries(env, context, [&] { return env.cloud->DescribeStack(cloud, stack); });
+          WithRetries(env, context, [&] { return env.cloud->DescribeStack(where, stack); });
       if (!described.ok()) {
-        final_status = "DELETE_COMPLETE";  // DescribeStacks no longer knows it by name
+        const bool gone = described.status().error_name() == "ValidationError" &&
+                          described.status().message().find("does not exist") != std::string::npos;
+        // DescribeStacks no longer knows it by name: deleted. Anything else: we cannot tell.
+        final_status = gone ? "DELETE_COMPLETE" : "UNKNOWN";
+        if (!gone) reason = std::string(described.status().message());
         break;
       }
       final_status = described->status;
@@ -546,7 +609,7 @@ StatusOr<json::value> DestroyJobResources(const HandlerEnvironment& env,
         return Status(StatusCode::kCancelled, "cancelled").SetErrorName("Cancelled");
       }
     }
-    json::object entry{{"stack", stack}, {"status", final_status}};
+    json::object entry{{"stack", stack}, {"region", region}, {"status", final_status}};
     if (!reason.empty()) entry["reason"] = reason;
     stack_results.push_back(std::move(entry));
   }
@@ -560,7 +623,10 @@ StatusOr<json::value> DestroyJobResources(const HandlerEnvironment& env,
   std::set<std::string> described;
   for (const sandbox::TaggedResource& resource : *after) {
     if (!described.insert(resource.stack_name).second) continue;
-    auto stack = env.cloud->DescribeStack(cloud, resource.stack_name);
+    auto stack = env.cloud->DescribeStack(
+        sandbox::CallContext{resource.region.empty() ? cloud.region : resource.region,
+                             cloud.job_id},
+        resource.stack_name);
     if (!stack.ok()) continue;
     reasons[stack->stack_id] = stack->status_reason;
     for (const sandbox::StackResource& r : stack->resources) {
@@ -596,6 +662,20 @@ StatusOr<json::value> CleanupOnFailure(const HandlerEnvironment& env, const json
                                     {"notRemoved", json::array()},
                                     {"note", "The request names no job or region"}});
   }
+  const Owner owner = OwnerOf(env, ArtifactsOf(input), ExecutionOf(event));
+  if (owner.ownership != Ownership::kMine) {
+    // Nothing of this execution's exists: it failed before it owned the job, or the job is
+    // another execution's, whose resources are not ours to destroy.
+    return json::value(
+        json::object{{"complete", true},
+                     {"stacks", json::array()},
+                     {"removed", json::array()},
+                     {"notRemoved", json::array()},
+                     {"note", owner.ownership == Ownership::kOther
+                                  ? "Job " + cloud.job_id + " belongs to " + owner.execution_arn +
+                                        "; nothing of this execution's to clean up"
+                                  : "This execution created nothing for the job"}});
+  }
   return DestroyJobResources(env, context, cloud);
 }
 
@@ -609,10 +689,43 @@ std::string FailedState(const json::object& input) {
   return "PersistDeploymentOutputs";
 }
 
+// A failed job keeps only its failure: the outputs a PersistDeploymentOutputs that failed
+// part-way wrote would read as a success.
+void RemoveSuccessRecords(const HandlerEnvironment& env, const Artifacts& artifacts) {
+  env.objects->Delete(artifacts.bucket, artifacts.Key(kOutputsDocument)).IgnoreError();
+  std::optional<std::string> token;
+  std::vector<std::string> names;
+  do {
+    StatusOr<store::ParameterPage> page = env.parameters->GetByPath(
+        artifacts.parameter_prefix + "/" + artifacts.job_id, /*recursive=*/true, 10, token);
+    if (!page.ok()) return;
+    for (const store::Parameter& parameter : page->parameters) names.push_back(parameter.name);
+    token = page->next_token;
+  } while (token);
+  for (const std::string& name : names) {
+    if (name != artifacts.Parameter("status") && name != artifacts.Parameter("failure")) {
+      env.parameters->Delete(name).IgnoreError();
+    }
+  }
+}
+
 StatusOr<json::value> RecordFailure(const HandlerEnvironment& env, const json::value& event,
                                     const LambdaContext& context) {
   const json::object& input = InputOf(event);
   const Artifacts artifacts = ArtifactsOf(input);
+  const Owner owner = OwnerOf(env, artifacts, ExecutionOf(event));
+  if (owner.ownership == Ownership::kOther) {
+    // The job's records are another execution's: this failure is told by this execution's own
+    // history only.
+    return json::value(
+        json::object{{"jobId", artifacts.job_id},
+                     {"failedState", FailedState(input)},
+                     {"error", StringAt(input, {"error", "Error"})},
+                     {"recordedIn", json::array()},
+                     {"note", "Job " + artifacts.job_id + " belongs to " + owner.execution_arn +
+                                  "; its records were left alone"}});
+  }
+  if (owner.ownership == Ownership::kMine) RemoveSuccessRecords(env, artifacts);
   json::object record;
   record["jobId"] = artifacts.job_id;
   record["status"] = "FAILED";
@@ -657,7 +770,7 @@ StatusOr<json::value> RecordFailure(const HandlerEnvironment& env, const json::v
     // A summary that fits a standard parameter; the whole record is failure.json.
     json::object summary{{"failedState", record["failedState"]},
                          {"error", record["error"]},
-                         {"cause", StringAt(record, {"cause"}).substr(0, 2048)},
+                         {"cause", std::string(Utf8Prefix(StringAt(record, {"cause"}), 2048))},
                          {"failureUri", artifacts.Uri(kFailureDocument)}};
     if (const json::value* cleanup = record.if_contains("cleanup")) {
       if (const json::object* c = cleanup->if_object()) {
@@ -761,8 +874,8 @@ StatusOr<json::value> FinalizeTeardown(const HandlerEnvironment& env, const json
     }
   }
   json::array objects_removed;
-  for (const char* document :
-       {kOutputsDocument, kGuardrailsDocument, kConfigDocument, kFailureDocument}) {
+  for (const char* document : {kOutputsDocument, kGuardrailsDocument, kConfigDocument,
+                               kFailureDocument, kExecutionDocument}) {
     if (!env.objects->Head(artifacts.bucket, artifacts.Key(document)).ok()) continue;
     if (Status status = env.objects->Delete(artifacts.bucket, artifacts.Key(document));
         !status.ok()) {

@@ -13,7 +13,7 @@
 // Each receives the state's whole input as {"input": ...} (the definitions' Payload) and returns
 // the JSON its state keeps under ResultPath. They raise (a non-OK Status whose error_name becomes
 // the Lambda errorType) with names a Catch or an operator can act on: InvalidDeploymentRequest,
-// GuardrailViolation, StackNotReady, ClusterUnhealthy, DeploymentNotFound, TeardownIncomplete,
+// GuardrailViolation, JobAlreadyExists, ClusterUnhealthy, DeploymentNotFound, TeardownIncomplete,
 // and the cloud's own codes (ThrottlingException after the SDK-style retries are spent,
 // InternalServerError from the parameter store).
 //
@@ -63,6 +63,9 @@ inline constexpr char kConfigDocument[] = "config.json";
 inline constexpr char kGuardrailsDocument[] = "guardrails.json";
 inline constexpr char kOutputsDocument[] = "outputs.json";
 inline constexpr char kFailureDocument[] = "failure.json";
+// {"executionArn", "jobId", "createdAt"}: the execution that owns the job. Only it may clean up
+// or record for the job; another execution with the same jobId fails with JobAlreadyExists.
+inline constexpr char kExecutionDocument[] = "execution.json";
 
 }  // namespace hpd::hyperpod
 

@@ -130,9 +130,10 @@ class DeploymentTest(DataDirTest):
         self.assertEqual(self.resources(job), [])
         self.assertEqual(self.params(f"{PREFIX}/{job}"), {})
         self.assertEqual(self.status(job)["teardown"]["status"], "SUCCEEDED")
-        # A second teardown finds no deployment left to destroy.
+        # A second teardown finds it done.
         p = run("teardown", job, "--data-dir", self.dir, "--time-scale", TIME_SCALE)
-        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("already torn down", p.stdout)
 
     def test_logs_and_no_follow(self):
         job, p = self.deploy("--no-follow", "--preset", "small", "--name", "bg", expect=0)
@@ -238,6 +239,92 @@ class FaultTest(DataDirTest):
                          sorted(r["id"] for r in left))
         self.assertIn("AWS::FSx::FileSystem", {r["type"] for r in left})
         self.assertIn("INCOMPLETE", p.stdout)
+
+
+class RecoveryTest(DataDirTest):
+    def test_a_failed_teardown_is_tried_again_once_its_cause_is_gone(self):
+        job, _ = self.deploy(expect=0)
+        # The FSx file system refuses to go: InfraForge's destroy fails, and so does teardown.
+        p = run("sandbox", "faults", "--sandbox-dir", os.path.join(self.dir, "sandbox"),
+                "--job", job, "--fault", "cleanup-failure")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = run("teardown", job, "--data-dir", self.dir, "--time-scale", TIME_SCALE)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertEqual(self.status(job)["teardown"]["status"], "FAILED")
+        self.assertIn("AWS::FSx::FileSystem", {r["type"] for r in self.resources(job)})
+        # Fixed (the fault cleared), the same command runs a second attempt to its end.
+        p = run("sandbox", "faults", "--sandbox-dir", os.path.join(self.dir, "sandbox"),
+                "--job", job)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = run("teardown", job, "--data-dir", self.dir, "--time-scale", TIME_SCALE)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("starting attempt 2", p.stdout)
+        self.assertEqual(self.status(job)["teardown"]["attempt"], 2)
+        self.assertEqual(self.status(job)["teardown"]["status"], "SUCCEEDED")
+        self.assertEqual(self.resources(job), [])
+        self.assertEqual(self.params(f"{PREFIX}/{job}"), {})
+        p = run("teardown", job, "--data-dir", self.dir, "--time-scale", TIME_SCALE)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("already torn down", p.stdout)
+
+    def test_no_follow_keeps_the_presets_it_was_given(self):
+        presets = os.path.join(self.dir, "presets.json")
+        with open(presets, "w") as f:
+            json.dump({"presets": {"tiny": {
+                "description": "one small GPU node",
+                "kubernetesVersion": "1.33",
+                "instanceGroups": [{"name": "accelerated", "instanceType": "ml.g5.8xlarge",
+                                    "count": 1, "threadsPerCore": 1, "ebsVolumeGb": 200,
+                                    "deepHealthChecks": []}],
+                "allowedInstanceTypes": ["ml.g5.8xlarge"],
+                "fsx": {"deploymentType": "SCRATCH_2", "storageGiB": 1200,
+                        "perUnitStorageThroughput": 0},
+                "eks": {"nodeInstanceTypes": ["m5.xlarge"], "minSize": 1, "maxSize": 2},
+                "limits": {"maxInstanceCountPerGroup": 2, "maxEbsVolumeGb": 500,
+                           "maxFsxStorageGiB": 1200, "maxEksNodes": 2,
+                           "kubernetesVersions": ["1.33"]}}}}, f)
+        job, p = self.deploy("--no-follow", "--presets", presets, "--preset", "tiny", expect=0)
+        followed = run("logs", job, "--follow", "--data-dir", self.dir)
+        self.assertEqual(followed.returncode, 0, followed.stderr)
+        s = self.status(job)
+        self.assertEqual(s["status"], "SUCCEEDED", s.get("failure"))
+        self.assertEqual(s["outputs"]["preset"], "tiny")
+
+    def test_a_job_id_names_one_deployment(self):
+        job, _ = self.deploy(expect=0)
+        p = run("deploy", "--data-dir", self.dir, "--time-scale", TIME_SCALE, "--job-id", job,
+                "--fault", "cleanup-failure")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("already exists", p.stderr)
+        self.assertEqual(self.status(job)["status"], "SUCCEEDED")
+        # Through the API, under another execution name: refused by the workflow, and the
+        # first deployment's cluster and records are left alone.
+        before = self.resources(job)
+        server = Server(self.dir, TIME_SCALE).start()
+        try:
+            sfn = client(server.url)
+            payload = {"jobId": job, "requestedBy": "retrying-client",
+                       "requestedAt": "2025-01-01T00:00:00Z", "timeoutSeconds": 3600,
+                       "config": {"preset": "small", "region": "us-west-2"},
+                       "guardrails": {"quotaChecks": True},
+                       "artifacts": {"configBucket": BUCKET, "parameterPrefix": PREFIX}}
+            arn = sfn.start_execution(stateMachineArn=DEPLOYMENT, name="retry-" + job[:8],
+                                      input=json.dumps(payload))["executionArn"]
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                described = sfn.describe_execution(executionArn=arn)
+                if described["status"] != "RUNNING":
+                    break
+                time.sleep(0.1)
+        finally:
+            server.stop()
+        self.assertEqual(described["status"], "FAILED")
+        self.assertEqual(described["error"], "JobAlreadyExists")
+        self.assertEqual(self.resources(job), before)
+        s = self.status(job)
+        self.assertEqual(s["status"], "SUCCEEDED")
+        self.assertNotIn("failure", s)
+        self.assertEqual(self.params(f"{PREFIX}/{job}")[f"{PREFIX}/{job}/status"], "SUCCEEDED")
 
 
 class CommandLineTest(DataDirTest):
