@@ -44,6 +44,24 @@ def own_stacks(resources):
             if r["type"] == "AWS::CloudFormation::Stack" and r["logicalId"] == r["stack"]]
 
 
+def seed_payload(job, preset, requested_by):
+    """The seed's input payload for `job`."""
+    return {"jobId": job, "requestedBy": requested_by, "requestedAt": "2025-01-01T00:00:00Z",
+            "timeoutSeconds": 3600, "config": {"preset": preset, "region": "us-west-2"},
+            "guardrails": {"quotaChecks": True},
+            "artifacts": {"configBucket": BUCKET, "parameterPrefix": PREFIX}}
+
+
+def wait_for_end(sfn, arn, timeout):
+    """DescribeExecution once the execution has ended (or when `timeout` seconds are up)."""
+    deadline = time.time() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING" or time.time() >= deadline:
+            return described
+        time.sleep(0.1)
+
+
 def run(*args, timeout=180):
     return subprocess.run([HPDEPLOY, *args], capture_output=True, text=True, timeout=timeout)
 
@@ -303,19 +321,10 @@ class RecoveryTest(DataDirTest):
         server = Server(self.dir, TIME_SCALE).start()
         try:
             sfn = client(server.url)
-            payload = {"jobId": job, "requestedBy": "retrying-client",
-                       "requestedAt": "2025-01-01T00:00:00Z", "timeoutSeconds": 3600,
-                       "config": {"preset": "small", "region": "us-west-2"},
-                       "guardrails": {"quotaChecks": True},
-                       "artifacts": {"configBucket": BUCKET, "parameterPrefix": PREFIX}}
+            payload = seed_payload(job, "small", "retrying-client")
             arn = sfn.start_execution(stateMachineArn=DEPLOYMENT, name="retry-" + job[:8],
                                       input=json.dumps(payload))["executionArn"]
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                described = sfn.describe_execution(executionArn=arn)
-                if described["status"] != "RUNNING":
-                    break
-                time.sleep(0.1)
+            described = wait_for_end(sfn, arn, 60)
         finally:
             server.stop()
         self.assertEqual(described["status"], "FAILED")
@@ -349,13 +358,7 @@ class CommandLineTest(DataDirTest):
 class ServerTest(DataDirTest):
     def test_the_seed_payload_survives_a_kill_9_during_run_infraforge_task(self):
         job = str(uuid.uuid4())
-        payload = {
-            "jobId": job, "requestedBy": "perf-eval-backend",
-            "requestedAt": "2025-01-01T00:00:00Z", "timeoutSeconds": 3600,
-            "config": {"preset": "medium", "region": "us-west-2"},
-            "guardrails": {"quotaChecks": True},
-            "artifacts": {"configBucket": BUCKET, "parameterPrefix": PREFIX},
-        }
+        payload = seed_payload(job, "medium", "perf-eval-backend")
         server = Server(self.dir, TIME_SCALE).start()
         try:
             sfn = client(server.url)
@@ -377,12 +380,7 @@ class ServerTest(DataDirTest):
         server = Server(self.dir, TIME_SCALE).start()
         try:
             sfn = client(server.url)
-            deadline = time.time() + 120
-            while time.time() < deadline:
-                described = sfn.describe_execution(executionArn=arn)
-                if described["status"] != "RUNNING":
-                    break
-                time.sleep(0.2)
+            described = wait_for_end(sfn, arn, 120)
             self.assertEqual(described["status"], "SUCCEEDED", described)
             output = json.loads(described["output"])
             self.assertEqual(output["jobId"], job)
