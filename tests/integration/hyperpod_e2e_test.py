@@ -259,6 +259,45 @@ class FaultTest(DataDirTest):
         self.assertIn("INCOMPLETE", p.stdout)
 
 
+def processes_working_in(directory):
+    """Pids of the processes whose working directory is below `directory`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if cwd.startswith(directory + os.sep):
+            pids.append(int(entry))
+    return pids
+
+
+class StopTest(DataDirTest):
+    def test_stop_execution_kills_infraforge(self):
+        job = str(uuid.uuid4())
+        server = Server(self.dir, "0.01").start()  # slow enough to stop it mid-deploy
+        try:
+            sfn = client(server.url)
+            arn = sfn.start_execution(stateMachineArn=DEPLOYMENT, name=job,
+                                      input=json.dumps(seed_payload(job, "small", "t")))[
+                                          "executionArn"]
+            tasks = os.path.join(self.dir, "tasks")
+            deadline = time.time() + 60
+            while time.time() < deadline and not processes_working_in(tasks):
+                time.sleep(0.05)
+            self.assertTrue(processes_working_in(tasks), "InfraForge never started")
+            sfn.stop_execution(executionArn=arn, error="Cancelled", cause="by the test")
+            self.assertEqual(wait_for_end(sfn, arn, 30)["status"], "ABORTED")
+            deadline = time.time() + 30
+            while time.time() < deadline and processes_working_in(tasks):
+                time.sleep(0.05)
+            self.assertEqual(processes_working_in(tasks), [])
+        finally:
+            server.stop()
+
+
 class RecoveryTest(DataDirTest):
     def test_a_failed_teardown_is_tried_again_once_its_cause_is_gone(self):
         job, _ = self.deploy(expect=0)
