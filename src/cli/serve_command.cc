@@ -179,7 +179,13 @@ int Serve(const ServeOptions& options) {
   StatusOr<std::unique_ptr<Platform>> platform = Platform::Open(std::move(platform_options));
   if (!platform.ok()) {
     std::cerr << "hpdeploy serve: " << platform.status().message() << "\n";
-    return kExitUsage;
+    // An unusable or busy data dir, a bad option: usage. Anything else (a journal that cannot
+    // be recovered, a corpus that cannot be served): the command failed.
+    const StatusCode code = platform.status().code();
+    return code == StatusCode::kUnavailable || code == StatusCode::kFailedPrecondition ||
+                   code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound
+               ? kExitUsage
+               : kExitFailure;
   }
   Clock& clock = (*platform)->clock();
   const auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
