@@ -2,8 +2,11 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
+#include <climits>
 
 namespace hpd {
 namespace {
@@ -39,6 +42,20 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(), &size);
   return std::string(reinterpret_cast<const char*>(mac.data()), size);
+}
+
+StatusOr<std::string> SecureRandomBytes(std::size_t count) {
+  std::string bytes(count, '\0');
+  // RAND_bytes takes an int count: ask in chunks so any size_t works.
+  for (std::size_t done = 0; done < count;) {
+    const std::size_t chunk = std::min<std::size_t>(count - done, INT_MAX);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data() + done),
+                   static_cast<int>(chunk)) != 1) {
+      return UnavailableError("the secure random generator (OpenSSL RAND_bytes) failed");
+    }
+    done += chunk;
+  }
+  return bytes;
 }
 
 }  // namespace hpd
