@@ -20,6 +20,7 @@ void RegisterServeCommand(CLI::App& app, int* exit_code);
 void RegisterSandboxCommand(CLI::App& app, int* exit_code);
 // deploy, status, logs, teardown, params
 void RegisterDeployCommands(CLI::App& app, int* exit_code);
+void RegisterTokenCommands(CLI::App& app, int* exit_code);  // token create | list | revoke
 
 }  // namespace hpd::cli
 

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   hpd::cli::RegisterServeCommand(app, &exit_code);
   hpd::cli::RegisterSandboxCommand(app, &exit_code);
   hpd::cli::RegisterDeployCommands(app, &exit_code);
+  hpd::cli::RegisterTokenCommands(app, &exit_code);
 
   try {
     app.parse(argc, argv);
