@@ -455,10 +455,6 @@ GuardrailCheck CheckEbsQuota(const DeploymentRequest& request, const Preset& pre
 
 }  // namespace
 
-std::string InstanceTypeQuotaName(std::string_view instance_type) {
-  return std::string(instance_type) + " for cluster usage";
-}
-
 std::string_view CheckStatusName(CheckStatus status) {
   switch (status) {
     case CheckStatus::kPass:

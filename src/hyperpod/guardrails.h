@@ -51,6 +51,7 @@
 
 #include <boost/json/object.hpp>
 
+#include "common/service_quotas.h"
 #include "hyperpod/presets.h"
 #include "hyperpod/request.h"
 
@@ -70,14 +71,7 @@ struct QuotaSnapshot {
   int total_usage = 0;                           // instances in use across HyperPod clusters
 };
 
-// QuotaName of the per-type quota, e.g. "ml.p5.48xlarge for cluster usage".
-std::string InstanceTypeQuotaName(std::string_view instance_type);
-inline constexpr std::string_view kTotalInstancesQuotaName =
-    "Total number of instances allowed across SageMaker HyperPod clusters";
-inline constexpr std::string_view kPerClusterQuotaName =
-    "Maximum number instances allowed per SageMaker HyperPod cluster";
-inline constexpr std::string_view kEbsQuotaName =
-    "Maximum size of EBS volume in GB for a SageMaker HyperPod cluster instance";
+// The quota names (kTotalInstancesQuotaName, InstanceTypeQuotaName, ...): common/service_quotas.h.
 
 enum class CheckStatus { kPass, kWarn, kFail };
 // "PASS", "WARN", "FAIL".

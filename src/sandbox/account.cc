@@ -933,8 +933,8 @@ struct QuotaDefault {
 
 constexpr QuotaDefault kQuotaDefaults[] = {
     {kTotalInstancesQuotaName, "L-3308CCC7", 40},
-    {kInstancesPerClusterQuotaName, "L-2CE978FC", 100},
-    {kEbsVolumeQuotaName, "L-E13DF72A", 2000},
+    {kPerClusterQuotaName, "L-2CE978FC", 100},
+    {kEbsQuotaName, "L-E13DF72A", 2000},
     {"ml.g5.xlarge", "", 16},
     {"ml.g5.2xlarge", "", 16},
     {"ml.g5.8xlarge", "", 16},
@@ -977,7 +977,7 @@ Status SeedQuotas(Database& db, std::string_view region) {
                  "value, unit, adjustable) VALUES (?1, 'sagemaker', ?2, ?3, ?4, 'None', 1)"));
   for (const QuotaDefault& q : kQuotaDefaults) {
     const std::string name =
-        q.name.rfind("ml.", 0) == 0 ? ClusterUsageQuotaName(q.name) : std::string(q.name);
+        q.name.rfind("ml.", 0) == 0 ? InstanceTypeQuotaName(q.name) : std::string(q.name);
     const std::string code = q.code.empty() ? QuotaCodeFor(name) : std::string(q.code);
     const std::string value = FormatValue(q.value);
     HPD_RETURN_IF_ERROR(insert.Bind(1, region).Bind(2, code).Bind(3, name).Bind(4, value).Run());
@@ -1079,10 +1079,6 @@ StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::filesystem::path& di
 struct Unit {};
 
 }  // namespace
-
-std::string ClusterUsageQuotaName(std::string_view instance_type) {
-  return std::string(instance_type) + " for cluster usage";
-}
 
 StatusOr<std::unique_ptr<Account>> Account::Open(const std::filesystem::path& dir,
                                                  const Clock& clock,

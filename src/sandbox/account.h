@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/service_quotas.h"
 #include "common/status.h"
 #include "sandbox/faults.h"
 
@@ -210,15 +211,7 @@ struct TaggedResource {
   std::string status;
 };
 
-// Quota names, as Service Quotas spells them.
-inline constexpr std::string_view kTotalInstancesQuotaName =
-    "Total number of instances allowed across SageMaker HyperPod clusters";
-inline constexpr std::string_view kInstancesPerClusterQuotaName =
-    "Maximum number instances allowed per SageMaker HyperPod cluster";
-inline constexpr std::string_view kEbsVolumeQuotaName =
-    "Maximum size of EBS volume in GB for a SageMaker HyperPod cluster instance";
-// "ml.g5.8xlarge" -> "ml.g5.8xlarge for cluster usage".
-std::string ClusterUsageQuotaName(std::string_view instance_type);
+// Quota names, as Service Quotas spells them: common/service_quotas.h.
 
 // The tag that ties a stack to a pipeline job.
 inline constexpr std::string_view kJobTag = "perf-eval:jobId";

@@ -474,8 +474,8 @@ TEST_F(AccountTest, QuotasAndUsage) {
   for (const ServiceQuota& q : quotas) by_name[q.quota_name] = q;
   EXPECT_EQ(by_name.at(std::string(kTotalInstancesQuotaName)).value, 40);
   EXPECT_EQ(by_name.at(std::string(kTotalInstancesQuotaName)).quota_code, "L-3308CCC7");
-  EXPECT_EQ(by_name.at(std::string(kInstancesPerClusterQuotaName)).value, 100);
-  EXPECT_EQ(by_name.at(std::string(kEbsVolumeQuotaName)).value, 2000);
+  EXPECT_EQ(by_name.at(std::string(kPerClusterQuotaName)).value, 100);
+  EXPECT_EQ(by_name.at(std::string(kEbsQuotaName)).value, 2000);
   EXPECT_EQ(by_name.at("ml.g5.8xlarge for cluster usage").value, 16);
   EXPECT_EQ(by_name.at("ml.g6e.12xlarge for cluster usage").quota_code, "L-A15DF696");
   EXPECT_EQ(by_name.at("ml.p5.48xlarge for cluster usage").value, 4);
@@ -483,7 +483,7 @@ TEST_F(AccountTest, QuotasAndUsage) {
             "NoSuchResourceException");
 
   ASSERT_THAT(account_->SetServiceQuota("us-west-2", "sagemaker",
-                                        ClusterUsageQuotaName("ml.g5.8xlarge"), 1),
+                                        InstanceTypeQuotaName("ml.g5.8xlarge"), 1),
               IsOk());
   quotas = account_->ListServiceQuotas(ctx_, "sagemaker").value();
   EXPECT_THAT(quotas,
@@ -508,7 +508,7 @@ TEST_F(AccountTest, QuotasAndUsage) {
       EXPECT_EQ(q.value, 2);
     } else if (q.quota_name.ends_with("for cluster usage")) {
       EXPECT_EQ(q.value, 0) << q.quota_name;
-    } else if (q.quota_name == kEbsVolumeQuotaName) {
+    } else if (q.quota_name == kEbsQuotaName) {
       EXPECT_EQ(q.value, 2000);
     }
   }
