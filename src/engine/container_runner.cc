@@ -517,7 +517,7 @@ class ContainerRunner::TaskIndex {
       containers += name;
     }
     std::lock_guard lock(mu_);
-    return InTransaction([&]() -> Status {
+    return db_->InTransaction([&]() -> Status {
       HPD_ASSIGN_OR_RETURN(
           store::Statement insert,
           db_->Prepare("INSERT INTO tasks (task_id, idempotency_key, task_arn, "
@@ -660,17 +660,6 @@ class ContainerRunner::TaskIndex {
 
  private:
   explicit TaskIndex(std::unique_ptr<store::Database> db) : db_(std::move(db)) {}
-
-  template <typename F>
-  Status InTransaction(F body) {
-    HPD_RETURN_IF_ERROR(db_->Execute("BEGIN IMMEDIATE"));
-    Status status = body();
-    if (!status.ok()) {
-      db_->Execute("ROLLBACK").IgnoreError();
-      return status;
-    }
-    return db_->Execute("COMMIT");
-  }
 
   std::mutex mu_;
   std::unique_ptr<store::Database> db_;  // guarded by mu_

@@ -1065,14 +1065,8 @@ StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::filesystem::path& di
   if (ec) return UnavailableError("cannot create " + dir.string() + ": " + ec.message());
   HPD_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
                        Database::Open(dir / "account.db", Database::Mode::kReadWrite));
-  HPD_RETURN_IF_ERROR(db->Execute(
-      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
-  HPD_RETURN_IF_ERROR(db->Execute("BEGIN IMMEDIATE"));
-  if (Status created = db->Execute(kSchema); !created.ok()) {
-    db->Execute("ROLLBACK").IgnoreError();
-    return created;
-  }
-  HPD_RETURN_IF_ERROR(db->Execute("COMMIT"));
+  HPD_RETURN_IF_ERROR(db->Execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"));
+  HPD_RETURN_IF_ERROR(db->InTransaction([&db] { return db->Execute(kSchema); }));
   return db;
 }
 
@@ -1110,14 +1104,11 @@ StatusOr<std::unique_ptr<Account>> Account::Open(const std::filesystem::path& di
     return InvalidArgumentError("account id must be 12 digits, not '" + options.account_id + "'");
   }
   HPD_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, OpenDatabase(dir));
-  HPD_RETURN_IF_ERROR(db->Execute("BEGIN IMMEDIATE"));
-  Status stored = SetMeta(*db, "time_scale", FormatValue(options.time_scale));
-  if (stored.ok()) stored = SetMeta(*db, "account_id", options.account_id);
-  if (!stored.ok()) {
-    db->Execute("ROLLBACK").IgnoreError();
-    return stored;
-  }
-  HPD_RETURN_IF_ERROR(db->Execute("COMMIT"));
+  Status stored = db->InTransaction([&] {
+    HPD_RETURN_IF_ERROR(SetMeta(*db, "time_scale", FormatValue(options.time_scale)));
+    return SetMeta(*db, "account_id", options.account_id);
+  });
+  if (!stored.ok()) return stored;
   return std::unique_ptr<Account>(
       new Account(std::move(db), clock, options.time_scale, options.account_id));
 }

@@ -92,22 +92,16 @@ Status LogStore::CreateStream(std::string_view group, std::string_view stream) {
   HPD_RETURN_IF_ERROR(ValidateLogStreamName(stream));
   const int64_t now = Millis(clock_.WallNow());
   std::lock_guard lock(mu_);
-  HPD_RETURN_IF_ERROR(db_->Execute("BEGIN IMMEDIATE"));
-  auto fail = [this](Status status) {
-    db_->Execute("ROLLBACK").IgnoreError();
-    return status;
-  };
-  StatusOr<Statement> add_group =
-      db_->Prepare("INSERT OR IGNORE INTO log_groups (name, created_ms) VALUES (?1, ?2)");
-  if (!add_group.ok()) return fail(add_group.status());
-  if (Status s = add_group->Bind(1, group).Bind(2, now).Run(); !s.ok()) return fail(s);
-  StatusOr<Statement> add_stream = db_->Prepare(
-      "INSERT OR IGNORE INTO log_streams (log_group, name, created_ms) VALUES (?1, ?2, ?3)");
-  if (!add_stream.ok()) return fail(add_stream.status());
-  if (Status s = add_stream->Bind(1, group).Bind(2, stream).Bind(3, now).Run(); !s.ok()) {
-    return fail(s);
-  }
-  return db_->Execute("COMMIT");
+  return db_->InTransaction([&]() -> Status {
+    HPD_ASSIGN_OR_RETURN(
+        Statement add_group,
+        db_->Prepare("INSERT OR IGNORE INTO log_groups (name, created_ms) VALUES (?1, ?2)"));
+    HPD_RETURN_IF_ERROR(add_group.Bind(1, group).Bind(2, now).Run());
+    HPD_ASSIGN_OR_RETURN(Statement add_stream,
+                         db_->Prepare("INSERT OR IGNORE INTO log_streams (log_group, name, "
+                                      "created_ms) VALUES (?1, ?2, ?3)"));
+    return add_stream.Bind(1, group).Bind(2, stream).Bind(3, now).Run();
+  });
 }
 
 Status LogStore::CheckStreamLocked(std::string_view group, std::string_view stream) const {

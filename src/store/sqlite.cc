@@ -49,6 +49,14 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const std::filesystem::path& 
 
 Database::~Database() { sqlite3_close_v2(db_); }
 
+Status Database::InTransaction(const std::function<Status()>& body) {
+  HPD_RETURN_IF_ERROR(Execute("BEGIN IMMEDIATE"));
+  Status status = body();
+  if (status.ok()) status = Execute("COMMIT");
+  if (!status.ok()) Execute("ROLLBACK").IgnoreError();
+  return status;
+}
+
 Status Database::Execute(std::string_view sql) {
   const std::string text(sql);
   char* error = nullptr;

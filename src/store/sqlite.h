@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,10 @@ class Database {
 
   // Runs one or more statements without results (DDL, PRAGMA, BEGIN/COMMIT).
   [[nodiscard]] Status Execute(std::string_view sql);
+  // Runs `body` between BEGIN IMMEDIATE and COMMIT (the write lock taken up front, so a
+  // concurrent writer waits instead of failing mid-transaction); rolls back and returns the
+  // error when `body` or COMMIT fails.
+  [[nodiscard]] Status InTransaction(const std::function<Status()>& body);
   // Compiles one statement; it must not outlive the Database.
   [[nodiscard]] StatusOr<Statement> Prepare(std::string_view sql);
   // The rowid of the last successful INSERT on this connection.
