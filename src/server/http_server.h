@@ -14,12 +14,12 @@
 // The handler runs on an I/O thread and must not block: hand slow work to another thread and
 // answer through the responder.
 //
-// Streamed responses (Server-Sent Events) fit without changing HttpResponder: a later
-// `HttpResponse::stream` member (a producer callback) tells the server to send the status line and
-// headers without Content-Length (chunked, or close-delimited for HTTP/1.0) and then to hand the
-// producer a thread-safe writer whose Write(chunk)/Close() calls are queued on the connection's
-// strand, exactly as a delayed reply is queued today. The responder is still called once; a plain
-// response simply leaves `stream` empty.
+// Streamed responses (Server-Sent Events): a response whose `stream` member is set is sent with
+// its status line and headers but no Content-Length (chunked for HTTP/1.1, close-delimited for
+// HTTP/1.0), its `body` (if any) as the first chunk, and then whatever the producer writes through
+// the HttpStreamWriter it is handed. The idle timeout does not apply to a streaming connection;
+// the connection closes when the producer calls Close(), the client goes away, the writer's queue
+// exceeds max_stream_queue_bytes (a client that does not read), or the server shuts down.
 #ifndef HPD_SERVER_HTTP_SERVER_H_
 #define HPD_SERVER_HTTP_SERVER_H_
 
@@ -49,12 +49,32 @@ struct HttpRequest {
   std::string_view Header(std::string_view lower_name) const;
 };
 
+// Writes to a streamed response. Thread-safe; every call may come from any thread and never
+// blocks: writes are queued on the connection's strand.
+class HttpStreamWriter {
+ public:
+  virtual ~HttpStreamWriter() = default;
+  // Queues `chunk` (sent as one HTTP chunk). False, and nothing queued, once the stream is
+  // closed (by Close, the client, the queue limit or shutdown).
+  virtual bool Write(std::string chunk) = 0;
+  // Ends the response (the terminating chunk) after what is queued, then closes the connection.
+  virtual void Close() = 0;
+  virtual bool closed() const = 0;
+  // Calls `callback` once when the stream closes for any reason (at once if it already has),
+  // on an I/O thread or the caller's. Replaces an earlier callback.
+  virtual void OnClose(std::function<void()> callback) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   // Sent as given (Content-Type among them). Content-Length, Transfer-Encoding and Connection are
   // the server's to set and are dropped here; so is any header whose name or value holds CR or LF.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, the response is streamed (see the file comment): called once, on an I/O thread,
+  // after the status line and headers are queued, with the writer for the rest. It must not
+  // block; it typically keeps the writer and returns.
+  std::function<void(std::shared_ptr<HttpStreamWriter>)> stream;
 };
 
 // Delivers the response to a request. Call it exactly once, from any thread, before or after the
@@ -77,6 +97,8 @@ struct HttpServerOptions {
   // A connection that sends nothing (between requests, or mid-request) or does not read its
   // response for this long is closed. Not applied while a handler is working on a request.
   std::chrono::seconds idle_timeout{60};
+  // A streamed response whose unsent bytes exceed this is closed (its client is not reading).
+  size_t max_stream_queue_bytes = 4 << 20;
 };
 
 class HttpServer {
