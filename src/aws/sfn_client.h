@@ -5,11 +5,17 @@
 // Wire (AWS-REFERENCE.md §4): POST / with Content-Type application/x-amz-json-1.0 and
 // X-Amz-Target AWSStepFunctions.<Action>; the answer is the JSON response body, or an error body
 // {"__type": "[namespace#]Code", "message": "..."} whose code becomes the Status's error_name()
-// (the namespace prefix removed) and whose message its message. HTTP 4xx errors map to
-// kInvalidArgument / kNotFound (…DoesNotExist) / kAlreadyExists (…AlreadyExists) /
-// kFailedPrecondition; 5xx, ThrottlingException and transport failures to kUnavailable, which are
-// retried (at most `max_attempts` in all, exponential backoff with full jitter from 100 ms,
-// capped at 5 s) — the SDKs' standard retry mode.
+// (the namespace prefix removed) and whose message its message. HTTP 4xx errors map by name:
+// kNotFound (…DoesNotExist, …NotFound), kAlreadyExists (…AlreadyExists), kUnauthenticated (the
+// signature and credential errors: InvalidSignatureException, UnrecognizedClientException, ...),
+// kPermissionDenied (AccessDeniedException), kInvalidArgument (Invalid…, …ValidationException,
+// SerializationException, UnknownOperationException), otherwise kFailedPrecondition. 5xx,
+// ThrottlingException (and the other throttling names, and HTTP 429) and transport failures map to
+// kUnavailable and are retried (at most `max_attempts` in all, exponential backoff with full
+// jitter from 100 ms, capped at 5 s) — the SDKs' standard retry mode. An answer that is not a JSON
+// object (a 2xx, or an error without a readable __type) is kUnknown, or kUnavailable for a 5xx;
+// the error carries the HTTP status and the start of the body. Context: the action and, when
+// answered, the x-amzn-RequestId.
 //
 // Thread-safe: each call takes a curl easy handle from a small pool, so connections are reused.
 #ifndef HPD_AWS_SFN_CLIENT_H_
@@ -34,6 +40,9 @@ struct SfnClientOptions {
   std::string session_token;                 // sent as X-Amz-Security-Token when not empty
   std::chrono::milliseconds timeout{30000};  // per attempt
   int max_attempts = 3;
+  // The retry backoff: full jitter over initial_backoff * 2^(attempt - 1), capped at max_backoff.
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};
 };
 
 class SfnClient {
