@@ -101,14 +101,17 @@ class EventDelivery {
  public:
   static constexpr char kFileName[] = "webhooks.db";
 
-  // `log` and `clock` must outlive it. Does not deliver until Start().
+  // `log` and `clock` must outlive it (the clock is not const: backoffs are its timers). Does not
+  // deliver until Start(). kInvalidArgument when options.max_attempts < 1.
   [[nodiscard]] static StatusOr<std::unique_ptr<EventDelivery>> Open(
-      const std::filesystem::path& file, store::EventLog& log, const Clock& clock,
+      const std::filesystem::path& file, store::EventLog& log, Clock& clock,
       EventDeliveryOptions options = {});
   ~EventDelivery();  // Stop()
   EventDelivery(const EventDelivery&) = delete;
   EventDelivery& operator=(const EventDelivery&) = delete;
 
+  // Starts the threads and resumes every webhook from its stored position (and backoff).
+  // kFailedPrecondition after Stop().
   [[nodiscard]] Status Start();
   // Lets attempts in flight finish (at most `timeout`), then stops. Idempotent.
   void Stop();
@@ -125,10 +128,11 @@ class EventDelivery {
   [[nodiscard]] StatusOr<Webhook> Get(const std::string& id) const;
   [[nodiscard]] Status Delete(const std::string& id);
   // The webhook's delivery log, newest first, ids < before_id (0: from the newest), at most
-  // `limit`.
+  // `limit`. The newest 1,000 records of each webhook are kept. kNotFound (WebhookNotFound).
   [[nodiscard]] StatusOr<std::vector<DeliveryRecord>> Deliveries(const std::string& id,
                                                                  int64_t before_id,
                                                                  size_t limit) const;
+  // Counts since Open, in this process (for metrics; the per-webhook totals are in Webhook).
   DeliveryStats Stats() const;
 
  private:
