@@ -125,6 +125,23 @@ PLATFORM_FLAGS = ["--workers", "8", "--rate-limit-per-second", "10000",
                   "--rate-limit-burst", "10000"]
 
 
+def merge_flags(defaults, overrides):
+    """`defaults` ("--flag value" pairs) without the flags `overrides` sets, then `overrides`
+    (serve refuses an option given twice)."""
+    overrides = list(overrides)
+    given = {f for f in overrides if f.startswith("--")}
+    out, i = [], 0
+    defaults = list(defaults)
+    while i < len(defaults):
+        flag = defaults[i]
+        takes_value = i + 1 < len(defaults) and not defaults[i + 1].startswith("--")
+        pair = defaults[i:i + 2] if takes_value else defaults[i:i + 1]
+        if flag not in given:
+            out += pair
+        i += len(pair)
+    return out + overrides
+
+
 class Topology:
     """The platform as tests see it: `api_url` (the REST API), `engine_url` (the Step Functions
     API that runs the workflows), `engine_data_dir` (the engine's data dir: its sandbox),
@@ -137,8 +154,9 @@ class Topology:
 
     def __init__(self, api_flags=(), engine_flags=(), time_scale=PLATFORM_TIME_SCALE):
         self.root = tempfile.mkdtemp(prefix=f"hpd-platform-{self.name}-")
-        self.api_flags = list(PLATFORM_FLAGS) + list(api_flags)
-        self.engine_flags = list(PLATFORM_FLAGS) + list(engine_flags)
+        self.api_flags = merge_flags(PLATFORM_FLAGS, api_flags)
+        self.engine_flags = merge_flags(PLATFORM_FLAGS, engine_flags)
+        self.engine_extra = list(engine_flags)
         self.time_scale = time_scale
 
     def token(self, name, role):
@@ -161,9 +179,9 @@ class Embedded(Topology):
         super().__init__(**kw)
         self.data_dir = os.path.join(self.root, "data")
         os.makedirs(self.data_dir)
-        self.server = Server(self.data_dir, self.time_scale, self.api_flags + self.engine_flags[
-            len(PLATFORM_FLAGS):], port=free_port(),
-            log_path=os.path.join(self.root, "serve.log"))
+        self.server = Server(self.data_dir, self.time_scale,
+                             merge_flags(self.api_flags, self.engine_extra), port=free_port(),
+                             log_path=os.path.join(self.root, "serve.log"))
         self.api_data_dir = self.engine_data_dir = self.data_dir
 
     def servers(self):
