@@ -393,6 +393,39 @@ TEST_F(EventPublisherTest, PublishesStatusChangesShapedAsDescribeExecution) {
   EXPECT_EQ(changes[3].owner, "bob");
 }
 
+TEST_F(EventPublisherTest, ARedriveIsRunningAgainWithItsCountAndDate) {
+  OpenRuntime();
+  store::EventLog* log = OpenLog("events.db");
+  Publish(*log);
+  CompiledMachine fail = AddMachine("fail", kFailMachine);
+  const std::string arn = Arn("fail", "bad");
+  ASSERT_EQ(Run(fail, "bad", "{}").status, "FAILED");
+  std::promise<StatusOr<WallTime>> redriven;
+  auto ended = std::make_shared<std::promise<void>>();
+  runtime_->Redrive(arn, [&](StatusOr<WallTime> at) { redriven.set_value(at); });
+  StatusOr<WallTime> redrive_date = redriven.get_future().get();
+  ASSERT_THAT(redrive_date, IsOk());
+  runtime_->WhenEnded(arn, [ended](StatusOr<ExecutionEnd>) { ended->set_value(); });
+  ended->get_future().wait();
+  owned_publishers_.back()->Flush();
+
+  auto changes = All(*log, Types({"Step Functions Execution Status Change"}));
+  ASSERT_THAT(changes, SizeIs(4));
+  std::vector<std::string> statuses;
+  for (const auto& change : changes) {
+    statuses.emplace_back(Detail(change).at("status").as_string());
+  }
+  EXPECT_THAT(statuses, ElementsAre("RUNNING", "FAILED", "RUNNING", "FAILED"));
+  json::object again = Detail(changes[2]);
+  EXPECT_EQ(again.at("redriveCount"), json::value(1));
+  EXPECT_EQ(again.at("redriveDate"), json::value(Millis(*redrive_date)));
+  EXPECT_TRUE(again.at("stopDate").is_null());
+  EXPECT_TRUE(again.at("error").is_null());
+  EXPECT_EQ(Detail(changes[3]).at("redriveCount"), json::value(1));
+  EXPECT_EQ(Detail(changes[3]).at("stopDate"), json::value(Millis(*Row(arn).stop)));
+  EXPECT_EQ(Detail(changes[1]).at("redriveCount"), json::value(0));
+}
+
 TEST_F(EventPublisherTest, PublishesProgressRetriesAndDomainEvents) {
   OpenRuntime();
   auto log = OpenLog("events.db");
