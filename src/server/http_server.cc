@@ -543,7 +543,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // A client that goes away is noticed only by reading: the read completes with end of stream or
-  // an error. Anything the client sends on a stream's connection is discarded.
+  // an error. Anything the client sends on a stream's connection is discarded. This read is always
+  // pending while the stream is open, and it is what keeps the connection alive between writes
+  // (the writer holds it weakly, so a producer that keeps a writer does not keep a socket).
   void WatchForHangUp() {
     stream_.async_read_some(net::buffer(linger_buffer_),
                             [self = shared_from_this()](error_code ec, size_t) {
