@@ -412,9 +412,14 @@ class SseWorker:
     async def _client(self, c):
         while not self._stopping:
             writer = None
+            # The first connection starts live; a reconnect resumes after the last id seen, or
+            # replays from the start if none was (ids before the run are left out of the check).
+            resume = c.last_id
+            if resume is None and c.connects > 0:
+                resume = 0
             try:
                 reader, writer, status, headers = await open_event_stream(
-                    self._host, self._port, c.token, c.last_id)
+                    self._host, self._port, c.token, resume)
                 if status != 200:
                     c.refused[status] = c.refused.get(status, 0) + 1
                     body = await read_small_body(reader, headers)

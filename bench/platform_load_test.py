@@ -159,7 +159,9 @@ class ParseArgsTest(unittest.TestCase):
 
 # A stand-in for `hpdeploy`: `token create` and `serve` with the routes the benchmark uses. Each
 # deployment emits five events over a few (scaled) seconds. FAKE_DUPLICATE=N sends the N-th
-# event twice to the first SSE connection, a fault the benchmark must report.
+# event twice to the first SSE connection, a fault the benchmark must report; FAKE_CUT=N drops
+# the first SSE connection after its N-th event, which a client must recover from with
+# Last-Event-ID.
 FAKE_HPDEPLOY = textwrap.dedent(r'''
     import json, os, signal, sys, threading, time, uuid
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,6 +184,7 @@ FAKE_HPDEPLOY = textwrap.dedent(r'''
     scale = float(opt("--time-scale", "1"))
     tokens = json.load(open(tokens_file))
     duplicate_at = int(os.environ.get("FAKE_DUPLICATE", "0"))
+    cut_at = int(os.environ.get("FAKE_CUT", "0"))
     lock = threading.Condition()
     events = []  # (seq, kind, job id)
     deployments = {}  # job id -> status, in creation order
@@ -274,6 +277,9 @@ FAKE_HPDEPLOY = textwrap.dedent(r'''
                     self.chunk(text)
                     if first and seq == duplicate_at:
                         self.chunk(text)
+                    if first and seq == cut_at:
+                        self.close_connection = True
+                        return
                 cursor += len(batch)
                 if not batch:
                     self.chunk(": hb\n\n")
@@ -336,6 +342,13 @@ class WholeRunTest(unittest.TestCase):
         self.assertEqual(f["events"]["totals"]["duplicated"], 1)
         self.assertEqual(f["events"]["totals"]["out_of_order"], 1)
         self.assertEqual(f["events"]["totals"]["lost"], 0)
+
+    def test_client_cut_off_reconnects_and_loses_nothing(self):
+        result, f = self.run_bench({"FAKE_CUT": "9"})
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertEqual(f["events"]["totals"], {"lost": 0, "duplicated": 0, "out_of_order": 0,
+                                                 "unexpected": 0, "reconnects": 1})
+        self.assertIn("cut short", result.stdout)
 
     def test_server_that_does_not_start_is_a_setup_failure(self):
         broken = os.path.join(self.dir.name, "broken")
