@@ -195,6 +195,12 @@ class StreamWriter final : public HttpStreamWriter {
     return std::exchange(pending_, {});
   }
 
+  // Close was called: the stream ends once what is queued has been sent.
+  bool finishing() const {
+    std::lock_guard lock(mu_);
+    return close_requested_;
+  }
+
   void Sent(size_t bytes) {
     std::lock_guard lock(mu_);
     unsent_ -= std::min(bytes, unsent_);
@@ -283,9 +289,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Shutdown's first step, on the strand: an idle connection closes now, a busy one after its
-  // response. A stream has no end to wait for, so it closes now too.
+  // response. An open stream has no end to wait for, so it closes now too, unless its producer
+  // has closed it already and only the rest of it is still being sent.
   void BeginDrain() {
-    if (state_ == State::kReading || state_ == State::kLingering || state_ == State::kStreaming) {
+    if (state_ == State::kReading || state_ == State::kLingering ||
+        (state_ == State::kStreaming && !writer_->finishing())) {
       Close();
     }
   }
@@ -529,6 +537,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                        self->FlushStream();
                      });
     WatchForHangUp();
+    // Shutdown has begun: what the handler answered is sent, but the stream ends with it rather
+    // than holding the drain up. The producer gets a writer that is already closed.
+    if (core_->draining.load(std::memory_order_relaxed)) writer_->Close();
     CallProducer(produce, writer_);
   }
 
@@ -543,7 +554,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // A client that goes away is noticed only by reading: the read completes with end of stream or
-  // an error. Anything the client sends on a stream's connection is discarded.
+  // an error. Anything the client sends on a stream's connection is discarded. This read is always
+  // pending while the stream is open, and it is what keeps the connection alive between writes
+  // (the writer holds it weakly, so a producer that keeps a writer does not keep a socket).
   void WatchForHangUp() {
     stream_.async_read_some(net::buffer(linger_buffer_),
                             [self = shared_from_this()](error_code ec, size_t) {

@@ -21,9 +21,11 @@
 // the connection closes when the producer calls Close(), the client goes away, the writer's queue
 // exceeds max_stream_queue_bytes (a client that does not read), or the server shuts down. The
 // response always carries `Connection: close`: nothing follows a stream on its connection. Shutdown
-// closes streams at once (without the terminating chunk) rather than waiting out its drain. A HEAD
-// request, or a status that has no body (1xx, 204, 304), gets an ordinary response and a writer
-// that is already closed.
+// closes open streams at once (without the terminating chunk) rather than waiting out its drain;
+// one whose producer has called Close() may finish within the drain, and one that the handler
+// answers after Shutdown began is sent with its body and ended at once. A HEAD request, or a
+// status that has no body (1xx, 204, 304), gets an ordinary response and a writer that is already
+// closed.
 #ifndef HPD_SERVER_HTTP_SERVER_H_
 #define HPD_SERVER_HTTP_SERVER_H_
 

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -994,6 +995,41 @@ TEST(HttpServerStreamTest, ShutdownClosesOpenStreamsWithoutWaitingForTheDrain) {
   for (auto& client : clients) EXPECT_TRUE(client->ReadToEnd().has_value());
   server.reset();
   for (const auto& stream : streams.All()) EXPECT_EQ(stream->closes.load(), 1);
+}
+
+TEST(HttpServerStreamTest, StreamAnsweredDuringShutdownEndsWithItsBody) {
+  PendingRequests pending;
+  auto server = StartServer({}, pending.Handler());
+  ASSERT_NE(server, nullptr);
+  const uint16_t port = server->port();
+  TestClient client(port);
+  ASSERT_TRUE(client.Send(Get("/events")));
+  auto request = pending.Next();
+  ASSERT_NE(request, nullptr);
+  const auto drain = std::chrono::seconds(60);
+  const auto started = std::chrono::steady_clock::now();
+  std::thread shutter([&] { server->Shutdown(drain); });
+  while (!ConnectionRefused(port) && std::chrono::steady_clock::now() < started + kWait) {
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(ConnectionRefused(port));  // draining by now
+
+  std::promise<std::shared_ptr<HttpStreamWriter>> handed;
+  HttpResponse response;
+  response.body = "retry: 1000\n\n";
+  response.stream = [&](std::shared_ptr<HttpStreamWriter> writer) { handed.set_value(writer); };
+  request->respond(std::move(response));
+  auto head = client.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(client.ReadChunk(), "retry: 1000\n\n");
+  EXPECT_EQ(client.ReadChunk(), "");
+  EXPECT_EQ(client.ReadToEnd(), "");
+  shutter.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, drain);
+  auto writer = handed.get_future().get();
+  EXPECT_TRUE(writer->closed());
+  EXPECT_FALSE(writer->Write("late"));
 }
 
 TEST(HttpServerStreamTest, Http10StreamIsDelimitedByTheClose) {
