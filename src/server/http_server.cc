@@ -3,15 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cassert>
-#include <condition_variable>
-#include <exception>
-#include <future>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <unordered_map>
-
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -30,6 +21,15 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cassert>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
 
 #include "common/json.h"
 
@@ -136,6 +136,123 @@ struct ServerCore {
   std::condition_variable registry_cv;
   // Live connections, for Shutdown. Guarded by registry_mu.
   std::unordered_map<const void*, std::weak_ptr<Connection>> connections;
+
+  // An answer the server gives itself, shaped by options.error_response when set.
+  HttpResponse ErrorResponse(int status, std::string_view type, std::string_view message) const {
+    if (!options.error_response) return JsonError(status, type, message);
+    HttpResponse response = options.error_response(status, message);
+    response.stream = nullptr;
+    return response;
+  }
+};
+
+// The producer's side of a streamed response. Bytes wait here, already framed, until the
+// connection's strand takes them; the strand owns the socket, so this class never touches it and
+// only posts to the strand when data waits and no flush is already on its way.
+class StreamWriter final : public HttpStreamWriter {
+ public:
+  StreamWriter(std::weak_ptr<Connection> connection, bool chunked, size_t max_unsent)
+      : connection_(std::move(connection)), chunked_(chunked), max_unsent_(max_unsent) {}
+
+  bool Write(std::string chunk) override;
+  void Close() override;
+  bool closed() const override {
+    std::lock_guard lock(mu_);
+    return !accepting_;
+  }
+  void OnClose(std::function<void()> callback) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!ended_) {
+        on_close_ = std::move(callback);
+        return;
+      }
+    }
+    if (callback) callback();
+  }
+
+  // The rest is for the connection, on its strand.
+
+  // The response body goes first, ahead of anything the producer writes; the head being written
+  // counts as the flush in progress.
+  void Prime(std::string_view body) {
+    std::lock_guard lock(mu_);
+    if (!body.empty()) Frame(body);
+    flush_scheduled_ = true;
+  }
+
+  // What waits to be sent, taken off the queue. Empty when nothing waits; then `*finish` tells
+  // whether the producer closed the stream (the terminator has been sent: close the connection)
+  // and the next Write posts a flush again.
+  std::string TakePending(bool* finish) {
+    std::lock_guard lock(mu_);
+    *finish = false;
+    if (pending_.empty()) {
+      flush_scheduled_ = false;
+      *finish = close_requested_;
+      return {};
+    }
+    return std::exchange(pending_, {});
+  }
+
+  void Sent(size_t bytes) {
+    std::lock_guard lock(mu_);
+    unsent_ -= std::min(bytes, unsent_);
+  }
+
+  // The connection has closed: refuse writes and tell the producer, once.
+  void Ended() {
+    std::function<void()> callback;
+    {
+      std::lock_guard lock(mu_);
+      if (ended_) return;
+      ended_ = true;
+      accepting_ = false;
+      std::string().swap(pending_);
+      callback = std::move(on_close_);
+    }
+    if (callback) callback();
+  }
+
+ private:
+  void Frame(std::string_view data) {  // Requires mu_.
+    const size_t before = pending_.size();
+    if (chunked_) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      char digits[2 * sizeof(size_t)];
+      size_t n = 0;
+      size_t size = data.size();
+      do {
+        digits[n++] = kHex[size % 16];
+        size /= 16;
+      } while (size != 0);
+      while (n > 0) pending_.push_back(digits[--n]);
+      pending_ += "\r\n";
+      pending_ += data;
+      pending_ += "\r\n";
+    } else {
+      pending_ += data;
+    }
+    unsent_ += pending_.size() - before;
+  }
+
+  // Runs Connection::FlushStream or Connection::AbortStream on the connection's strand, unless
+  // the connection or the server is gone (the stream is then closed or about to be).
+  void PostToConnection(bool abort);
+
+  // Constant after construction.
+  const std::weak_ptr<Connection> connection_;
+  const bool chunked_;
+  const size_t max_unsent_;
+
+  mutable std::mutex mu_;
+  bool accepting_ = true;           // Guarded by mu_. False after Close, the limit, or the end.
+  bool close_requested_ = false;    // Guarded by mu_. Close was called: finish after pending_.
+  bool ended_ = false;              // Guarded by mu_. The connection has closed.
+  bool flush_scheduled_ = false;    // Guarded by mu_. A flush is posted or a write in flight.
+  std::string pending_;             // Guarded by mu_. Framed bytes the strand has not taken.
+  size_t unsent_ = 0;               // Guarded by mu_. pending_ plus the write in flight.
+  std::function<void()> on_close_;  // Guarded by mu_.
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -150,6 +267,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   ~Connection() {
+    if (writer_) writer_->Ended();  // normally done by Close, on the strand
     std::lock_guard lock(core_->registry_mu);
     core_->connections.erase(this);
     core_->registry_cv.notify_all();
@@ -165,9 +283,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Shutdown's first step, on the strand: an idle connection closes now, a busy one after its
-  // response.
+  // response. A stream has no end to wait for, so it closes now too.
   void BeginDrain() {
-    if (state_ == State::kReading || state_ == State::kLingering) Close();
+    if (state_ == State::kReading || state_ == State::kLingering || state_ == State::kStreaming) {
+      Close();
+    }
   }
 
   // Shutdown's last step, on the strand.
@@ -176,6 +296,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // On the strand, from a responder.
   void Deliver(HttpResponse response) {
     if (state_ != State::kHandling) return;  // closed meanwhile
+    if (response.stream) return StartStream(std::move(response));
     state_ = State::kWriting;
     const bool close_after = !keep_alive_ || core_->draining.load(std::memory_order_relaxed);
     Write(std::move(response), close_after ? AfterWrite::kClose : AfterWrite::kReadNext);
@@ -183,8 +304,46 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   net::any_io_executor executor() { return stream_.get_executor(); }
 
+  // From any thread: runs `action` on the strand unless the server has stopped running handlers.
+  void Post(void (Connection::*action)()) {
+    std::lock_guard lock(core_->post_mu);
+    if (core_->stopped) return;
+    net::post(stream_.get_executor(), [self = shared_from_this(), action] { (*self.*action)(); });
+  }
+
+  // On the strand, when the writer has bytes and no flush was on its way.
+  void FlushStream() {
+    if (state_ != State::kStreaming || stream_writing_) return;
+    bool finish = false;
+    stream_out_ = writer_->TakePending(&finish);
+    if (stream_out_.empty()) {
+      if (!finish) return;
+      // The terminating chunk is out (or, close-delimited, the end is the close itself).
+      error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return Close();
+    }
+    stream_writing_ = true;
+    net::async_write(stream_, net::buffer(stream_out_),
+                     [self = shared_from_this()](error_code ec, size_t) {
+                       self->stream_writing_ = false;
+                       if (self->state_ != State::kStreaming) return;
+                       if (ec) return self->Close();
+                       self->writer_->Sent(self->stream_out_.size());
+                       if (self->stream_out_.capacity() > 64 * 1024) {
+                         std::string().swap(self->stream_out_);
+                       }
+                       self->FlushStream();
+                     });
+  }
+
+  // On the strand, when the writer's queue went over the limit.
+  void AbortStream() {
+    if (state_ == State::kStreaming) Close();
+  }
+
  private:
-  enum class State { kReading, kHandling, kWriting, kLingering, kClosed };
+  enum class State { kReading, kHandling, kWriting, kStreaming, kLingering, kClosed };
   enum class AfterWrite { kReadNext, kClose, kLinger };
 
   void ReadHeader() {
@@ -255,7 +414,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void WriteError(int status, std::string_view type, std::string_view message) {
     state_ = State::kWriting;
     keep_alive_ = false;
-    Write(JsonError(status, type, message), AfterWrite::kLinger);
+    Write(core_->ErrorResponse(status, type, message), AfterWrite::kLinger);
   }
 
   void Dispatch() {
@@ -285,23 +444,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
         responder_state->Respond(std::move(response));
       });
     } catch (const std::exception& e) {
-      responder_state->Respond(
-          JsonError(500, "InternalFailure", std::string("request handler threw: ") + e.what()));
+      responder_state->Respond(core_->ErrorResponse(
+          500, "InternalFailure", std::string("request handler threw: ") + e.what()));
     } catch (...) {
-      responder_state->Respond(JsonError(500, "InternalFailure", "request handler threw"));
+      responder_state->Respond(
+          core_->ErrorResponse(500, "InternalFailure", "request handler threw"));
     }
   }
 
-  void Write(HttpResponse response, AfterWrite after) {
-    if (response.status < 100 || response.status > 999) response.status = 500;
-    const bool has_body = StatusHasBody(response.status);
+  // The status line and the handler's headers, into head_.
+  void StartHead(HttpResponse* response) {
+    if (response->status < 100 || response->status > 999) response->status = 500;
     head_.clear();
     head_ += "HTTP/1.1 ";
-    AppendDecimal(static_cast<size_t>(response.status), &head_);
+    AppendDecimal(static_cast<size_t>(response->status), &head_);
     head_ += ' ';
-    head_ += View(http::obsolete_reason(static_cast<http::status>(response.status)));
+    head_ += View(http::obsolete_reason(static_cast<http::status>(response->status)));
     head_ += "\r\n";
-    for (const auto& [name, value] : response.headers) {
+    for (const auto& [name, value] : response->headers) {
       if (name.empty() || IsReservedHeader(name) || HasLineBreak(name) || HasLineBreak(value)) {
         continue;
       }
@@ -310,6 +470,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
       head_ += value;
       head_ += "\r\n";
     }
+  }
+
+  void Write(HttpResponse response, AfterWrite after) {
+    StartHead(&response);
+    const bool has_body = StatusHasBody(response.status);
     if (has_body) {
       head_ += "Content-Length: ";
       AppendDecimal(response.body.size(), &head_);
@@ -329,6 +494,63 @@ class Connection : public std::enable_shared_from_this<Connection> {
     net::async_write(stream_, buffers, [self = shared_from_this(), after](error_code ec, size_t) {
       self->OnWritten(ec, after);
     });
+  }
+
+  // On the strand: the head now, then the body and the producer's chunks as they come.
+  void StartStream(HttpResponse response) {
+    auto produce = std::move(response.stream);
+    response.stream = nullptr;
+    if (!StatusHasBody(response.status) || head_request_) {
+      // Nothing may follow this head: answer as usual and hand over a writer that is done.
+      auto writer = std::make_shared<StreamWriter>(weak_from_this(), false, 0);
+      writer->Ended();
+      Deliver(std::move(response));
+      return CallProducer(produce, std::move(writer));
+    }
+    state_ = State::kStreaming;
+    StartHead(&response);
+    const bool chunked = !http10_;
+    if (chunked) head_ += "Transfer-Encoding: chunked\r\n";
+    head_ += "Connection: close\r\n\r\n";
+    writer_ = std::make_shared<StreamWriter>(weak_from_this(), chunked,
+                                             core_->options.max_stream_queue_bytes);
+    writer_->Prime(response.body);
+    std::string().swap(body_);
+
+    // A stream may stay quiet for as long as its producer likes, and a client that does not read
+    // is caught by the queue limit instead.
+    stream_.expires_never();
+    stream_writing_ = true;
+    net::async_write(stream_, net::buffer(head_),
+                     [self = shared_from_this()](error_code ec, size_t) {
+                       self->stream_writing_ = false;
+                       if (self->state_ != State::kStreaming) return;
+                       if (ec) return self->Close();
+                       self->FlushStream();
+                     });
+    WatchForHangUp();
+    CallProducer(produce, writer_);
+  }
+
+  void CallProducer(const std::function<void(std::shared_ptr<HttpStreamWriter>)>& produce,
+                    std::shared_ptr<StreamWriter> writer) {
+    try {
+      produce(std::move(writer));
+    } catch (...) {
+      // The head is out already, so there is no error to answer with: end the stream instead.
+      if (state_ == State::kStreaming) Close();
+    }
+  }
+
+  // A client that goes away is noticed only by reading: the read completes with end of stream or
+  // an error. Anything the client sends on a stream's connection is discarded.
+  void WatchForHangUp() {
+    stream_.async_read_some(net::buffer(linger_buffer_),
+                            [self = shared_from_this()](error_code ec, size_t) {
+                              if (self->state_ != State::kStreaming) return;
+                              if (ec) return self->Close();
+                              self->WatchForHangUp();
+                            });
   }
 
   void OnWritten(error_code ec, AfterWrite after) {
@@ -376,6 +598,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (state_ == State::kClosed) return;
     state_ = State::kClosed;
     stream_.close();
+    if (writer_) std::exchange(writer_, nullptr)->Ended();
   }
 
   // Shared by every copy of one request's HttpResponder.
@@ -385,7 +608,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         : connection_(std::move(connection)) {}
     ~ResponderState() {
       if (!responded_.load(std::memory_order_acquire)) {
-        Respond(JsonError(500, "InternalFailure", "the request handler dropped its responder"));
+        Respond(connection_->core_->ErrorResponse(500, "InternalFailure",
+                                                  "the request handler dropped its responder"));
       }
     }
 
@@ -412,16 +636,64 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;  // reused for every request of the connection
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_address_;
-  std::string head_;  // response status line and headers, reused
-  std::string body_;  // response body being written
+  std::string head_;                      // response status line and headers, reused
+  std::string body_;                      // response body being written
+  std::shared_ptr<StreamWriter> writer_;  // while streaming
+  std::string stream_out_;                // stream bytes being written
+  bool stream_writing_ = false;           // a write of the head or stream_out_ is in flight
   State state_ = State::kReading;
   bool keep_alive_ = true;
   bool http10_ = false;
   bool head_request_ = false;
   std::chrono::steady_clock::time_point linger_deadline_;
   size_t lingered_bytes_ = 0;
-  std::array<char, 4096> linger_buffer_;
+  std::array<char, 4096> linger_buffer_;  // also where a stream's client input is discarded
 };
+
+bool StreamWriter::Write(std::string chunk) {
+  bool over_limit = false;
+  bool post = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!accepting_) return false;
+    if (chunk.empty()) return true;  // an empty chunk would end a chunked body
+    // The framing adds at most 20 bytes; counting it keeps the limit what the wire sees.
+    if (unsent_ + chunk.size() + 20 > max_unsent_) {
+      accepting_ = false;
+      over_limit = true;
+    } else {
+      Frame(chunk);
+      post = !flush_scheduled_;
+      flush_scheduled_ = true;
+    }
+  }
+  if (over_limit || post) PostToConnection(/*abort=*/over_limit);
+  return !over_limit;
+}
+
+void StreamWriter::Close() {
+  bool post = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!accepting_) return;
+    accepting_ = false;
+    close_requested_ = true;
+    if (chunked_) {
+      static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+      pending_ += kLastChunk;
+      unsent_ += kLastChunk.size();
+    }
+    post = !flush_scheduled_;
+    flush_scheduled_ = true;
+  }
+  if (post) PostToConnection(/*abort=*/false);
+}
+
+void StreamWriter::PostToConnection(bool abort) {
+  if (auto connection = connection_.lock()) {
+    connection->Post(abort ? &Connection::AbortStream : &Connection::FlushStream);
+  }
+}
 
 }  // namespace
 

@@ -7,8 +7,8 @@
 // requests wait in the connection's buffer), keep-alive is HTTP/1.1's default and HTTP/1.0's
 // opt-in, and the server itself answers what never reaches the handler:
 //   413 body larger than max_body_bytes, 431 header larger than max_header_bytes,
-//   400 malformed request; each with a small JSON body {"__type":...,"message":...}, after which
-//   the connection is closed.
+//   400 malformed request; each with a small JSON body {"__type":...,"message":...} (or whatever
+//   HttpServerOptions::error_response makes of it), after which the connection is closed.
 //
 // Threads: `threads` I/O threads run the sockets; a connection's work is serialised on a strand.
 // The handler runs on an I/O thread and must not block: hand slow work to another thread and
@@ -19,7 +19,11 @@
 // HTTP/1.0), its `body` (if any) as the first chunk, and then whatever the producer writes through
 // the HttpStreamWriter it is handed. The idle timeout does not apply to a streaming connection;
 // the connection closes when the producer calls Close(), the client goes away, the writer's queue
-// exceeds max_stream_queue_bytes (a client that does not read), or the server shuts down.
+// exceeds max_stream_queue_bytes (a client that does not read), or the server shuts down. The
+// response always carries `Connection: close`: nothing follows a stream on its connection. Shutdown
+// closes streams at once (without the terminating chunk) rather than waiting out its drain. A HEAD
+// request, or a status that has no body (1xx, 204, 304), gets an ordinary response and a writer
+// that is already closed.
 #ifndef HPD_SERVER_HTTP_SERVER_H_
 #define HPD_SERVER_HTTP_SERVER_H_
 
@@ -98,7 +102,14 @@ struct HttpServerOptions {
   // response for this long is closed. Not applied while a handler is working on a request.
   std::chrono::seconds idle_timeout{60};
   // A streamed response whose unsent bytes exceed this is closed (its client is not reading).
+  // Counted as sent on the wire, chunk framing included.
   size_t max_stream_queue_bytes = 4 << 20;
+  // Shapes the answers the server gives itself (400 malformed request, 413, 431, and the 500 for a
+  // handler that threw or dropped its responder), for an API whose error bodies look different.
+  // `message` is the human-readable reason. Unset: {"__type":...,"message":...} as JSON. Content-
+  // Length and Connection are still the server's, and a `stream` in the answer is ignored. Called
+  // on an I/O thread (or wherever the last copy of a responder is dropped); must not block.
+  std::function<HttpResponse(int status, std::string_view message)> error_response;
 };
 
 class HttpServer {

@@ -1,6 +1,8 @@
 #include "server/http_server.h"
 
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -13,14 +15,13 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "common/status_matchers.h"
 
@@ -49,8 +50,13 @@ struct ClientResponse {
 // broken server fails the test instead of hanging it.
 class TestClient {
  public:
-  explicit TestClient(uint16_t port) {
+  // A `receive_buffer` > 0 fixes the socket's receive buffer (no autotuning), so a client that
+  // does not read stops the server's writes sooner.
+  explicit TestClient(uint16_t port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     timeval tv{};
     tv.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(kWait).count();
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -83,6 +89,20 @@ class TestClient {
 
   // One response; nullopt if the connection ends (or times out) before a whole one arrives.
   std::optional<ClientResponse> Read() {
+    auto response = ReadHead();
+    if (!response.has_value()) return std::nullopt;
+    const std::string length = response->Header("content-length");
+    const size_t body_size = length.empty() ? 0 : std::stoul(length);
+    while (pending_.size() < body_size) {
+      if (!Fill()) return std::nullopt;
+    }
+    response->body = pending_.substr(0, body_size);
+    pending_.erase(0, body_size);
+    return response;
+  }
+
+  // The status line and headers of a response, leaving its body unread.
+  std::optional<ClientResponse> ReadHead() {
     size_t header_end;
     while ((header_end = pending_.find("\r\n\r\n")) == std::string::npos) {
       if (!Fill()) return std::nullopt;
@@ -107,14 +127,44 @@ class TestClient {
       while (value_start < line.size() && line[value_start] == ' ') ++value_start;
       response.headers.emplace_back(std::move(name), line.substr(value_start));
     }
-    const std::string length = response.Header("content-length");
-    const size_t body_size = length.empty() ? 0 : std::stoul(length);
-    while (pending_.size() < body_size) {
+    return response;
+  }
+
+  // One chunk of a chunked body, parsed strictly (RFC 9112 7.1, no extensions or trailers
+  // expected): "" for the last chunk, nullopt if the bytes are not a chunk or the connection ends
+  // (or times out) first.
+  std::optional<std::string> ReadChunk() {
+    size_t line_end;
+    while ((line_end = pending_.find("\r\n")) == std::string::npos) {
       if (!Fill()) return std::nullopt;
     }
-    response.body = pending_.substr(0, body_size);
-    pending_.erase(0, body_size);
-    return response;
+    const std::string size_text = pending_.substr(0, line_end);
+    if (size_text.empty() ||
+        size_text.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      return std::nullopt;
+    }
+    const size_t size = std::stoul(size_text, nullptr, 16);
+    const size_t total = line_end + 2 + size + 2;
+    while (pending_.size() < total) {
+      if (!Fill()) return std::nullopt;
+    }
+    if (pending_.compare(total - 2, 2, "\r\n") != 0) return std::nullopt;
+    std::string data = pending_.substr(line_end + 2, size);
+    pending_.erase(0, total);
+    return data;
+  }
+
+  // Everything until the server closes the connection; nullopt if it does not within kWait.
+  std::optional<std::string> ReadToEnd() {
+    char buf[16384];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) break;
+      if (n < 0) return std::nullopt;
+      pending_.append(buf, static_cast<size_t>(n));
+    }
+    return std::exchange(pending_, {});
   }
 
   // Reads exactly `n` raw bytes.
@@ -680,6 +730,386 @@ TEST(HttpServerTest, ConcurrentClientsFromSeveralThreads) {
   }
   cv.notify_one();
   worker.join();
+}
+
+// Streams that the handler opened, their writers handed to the test. Each records how often its
+// OnClose callback ran.
+class StreamCapture {
+ public:
+  struct Stream {
+    std::shared_ptr<HttpStreamWriter> writer;
+    std::atomic<int> closes{0};
+  };
+
+  // Answers every request with a stream of `body` and the SSE headers.
+  HttpHandler Handler(std::string body = "") {
+    return [this, body](HttpRequest, HttpResponder respond) {
+      HttpResponse response;
+      response.headers.emplace_back("Content-Type", "text/event-stream");
+      response.body = body;
+      response.stream = [this](std::shared_ptr<HttpStreamWriter> writer) {
+        auto stream = std::make_shared<Stream>();
+        stream->writer = writer;
+        writer->OnClose([this, raw = stream.get()] {
+          std::lock_guard lock(mu_);
+          ++raw->closes;
+          cv_.notify_all();
+        });
+        std::lock_guard lock(mu_);
+        streams_.push_back(std::move(stream));
+        cv_.notify_all();
+      };
+      respond(std::move(response));
+    };
+  }
+
+  // Waits until `n` streams have opened in all; the n-th, or null after kWait.
+  std::shared_ptr<Stream> WaitFor(size_t n) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, kWait, [&] { return streams_.size() >= n; })) return nullptr;
+    return streams_[n - 1];
+  }
+
+  // Waits until the stream's OnClose has run; false after kWait.
+  bool WaitClosed(const Stream& stream) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return stream.closes.load() > 0; });
+  }
+
+  std::vector<std::shared_ptr<Stream>> All() {
+    std::lock_guard lock(mu_);
+    return streams_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Stream>> streams_;  // Guarded by mu_.
+};
+
+std::string Get(std::string_view target) {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n\r\n";
+}
+
+TEST(HttpServerStreamTest, ChunksArriveLiveAndInOrderAndCloseEndsTheBody) {
+  StreamCapture streams;
+  auto server = StartServer({}, streams.Handler("retry: 1000\n\n"));
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(Get("/events")));
+  auto head = client.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("content-type"), "text/event-stream");
+  EXPECT_EQ(head->Header("transfer-encoding"), "chunked");
+  EXPECT_EQ(head->Header("content-length"), "");
+  EXPECT_EQ(head->Header("connection"), "close");
+  EXPECT_EQ(client.ReadChunk(), "retry: 1000\n\n");  // the body, as the first chunk
+
+  auto stream = streams.WaitFor(1);
+  ASSERT_NE(stream, nullptr);
+  // Each chunk is read before the next is written: nothing waits for a buffer to fill.
+  for (int i = 0; i < 5; ++i) {
+    const std::string event = "id: " + std::to_string(i) + "\ndata: {}\n\n";
+    ASSERT_TRUE(stream->writer->Write(event));
+    EXPECT_EQ(client.ReadChunk(), event);
+  }
+  EXPECT_TRUE(stream->writer->Write(""));  // no chunk at all, not the end of the body
+  const std::string big(100000, 'x');      // a chunk size of several hex digits
+  ASSERT_TRUE(stream->writer->Write(big));
+  ASSERT_TRUE(stream->writer->Write("after"));
+  EXPECT_FALSE(stream->writer->closed());
+  stream->writer->Close();
+  EXPECT_TRUE(stream->writer->closed());
+  EXPECT_FALSE(stream->writer->Write("too late"));
+  EXPECT_EQ(client.ReadChunk(), big);
+  EXPECT_EQ(client.ReadChunk(), "after");
+  EXPECT_EQ(client.ReadChunk(), "");  // the terminating chunk
+  EXPECT_EQ(client.ReadToEnd(), "");  // then the close, with nothing after the body
+  ASSERT_TRUE(streams.WaitClosed(*stream));
+  stream->writer->Close();  // harmless
+  int late_calls = 0;
+  stream->writer->OnClose([&] { ++late_calls; });  // already closed: at once
+  EXPECT_EQ(late_calls, 1);
+  EXPECT_EQ(stream->closes.load(), 1);
+}
+
+TEST(HttpServerStreamTest, CloseRightAfterWritesSendsThemAllThenAWellFormedEnd) {
+  StreamCapture streams;
+  auto server = StartServer({}, streams.Handler());
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(Get("/events")));
+  auto stream = streams.WaitFor(1);
+  ASSERT_NE(stream, nullptr);
+  std::string expected;
+  for (int i = 0; i < 200; ++i) {
+    const std::string chunk = "event " + std::to_string(i) + "\n";
+    expected += chunk;
+    ASSERT_TRUE(stream->writer->Write(chunk));
+  }
+  stream->writer->Close();
+
+  auto head = client.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->Header("transfer-encoding"), "chunked");
+  std::string body;
+  for (;;) {
+    auto chunk = client.ReadChunk();
+    ASSERT_TRUE(chunk.has_value()) << "body so far: " << body.size() << " bytes";
+    if (chunk->empty()) break;
+    body += *chunk;
+  }
+  EXPECT_EQ(body, expected);
+  EXPECT_EQ(client.ReadToEnd(), "");
+  ASSERT_TRUE(streams.WaitClosed(*stream));
+  EXPECT_EQ(stream->closes.load(), 1);
+}
+
+TEST(HttpServerStreamTest, ManyConcurrentStreamsOnTwoThreads) {
+  constexpr size_t kStreams = 200;
+  constexpr int kEvents = 20;
+  constexpr size_t kProducers = 4;
+  HttpServerOptions options;
+  options.threads = 2;
+  StreamCapture streams;
+  auto server = StartServer(options, streams.Handler("hello\n"));
+  ASSERT_NE(server, nullptr);
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (size_t i = 0; i < kStreams; ++i) {
+    clients.push_back(std::make_unique<TestClient>(server->port()));
+    ASSERT_TRUE(clients.back()->Send(Get("/events")));
+  }
+  ASSERT_NE(streams.WaitFor(kStreams), nullptr);
+  const auto all = streams.All();
+
+  // Several producers, each owning a share of the streams, write concurrently; each stream gets
+  // its events from one producer, so its order is defined.
+  std::vector<std::thread> producers;
+  std::atomic<int> failed_writes{0};
+  for (size_t p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      for (int e = 0; e < kEvents; ++e) {
+        for (size_t i = p; i < all.size(); i += kProducers) {
+          if (!all[i]->writer->Write("data: " + std::to_string(e) + "\n\n")) ++failed_writes;
+        }
+      }
+      for (size_t i = p; i < all.size(); i += kProducers) all[i]->writer->Close();
+    });
+  }
+  for (auto& t : producers) t.join();
+  EXPECT_EQ(failed_writes.load(), 0);
+
+  std::string expected = "hello\n";
+  for (int e = 0; e < kEvents; ++e) expected += "data: " + std::to_string(e) + "\n\n";
+  size_t good = 0;
+  for (auto& client : clients) {
+    auto head = client->ReadHead();
+    if (!head.has_value() || head->status != 200) continue;
+    std::string body;
+    bool ended = false;
+    while (auto chunk = client->ReadChunk()) {
+      if (chunk->empty()) {
+        ended = true;
+        break;
+      }
+      body += *chunk;
+    }
+    if (ended && body == expected) ++good;
+  }
+  EXPECT_EQ(good, kStreams);
+  for (const auto& stream : all) {
+    ASSERT_TRUE(streams.WaitClosed(*stream));
+    EXPECT_EQ(stream->closes.load(), 1);
+  }
+}
+
+TEST(HttpServerStreamTest, ClientThatGoesAwayClosesTheStream) {
+  StreamCapture streams;
+  auto server = StartServer({}, streams.Handler());
+  ASSERT_NE(server, nullptr);
+  auto client = std::make_unique<TestClient>(server->port());
+  ASSERT_TRUE(client->Send(Get("/events")));
+  auto stream = streams.WaitFor(1);
+  ASSERT_NE(stream, nullptr);
+  ASSERT_TRUE(client->ReadHead().has_value());
+  // Nothing is written: the server notices the hang-up by reading, not by a failed write.
+  client.reset();
+  ASSERT_TRUE(streams.WaitClosed(*stream));
+  EXPECT_TRUE(stream->writer->closed());
+  EXPECT_FALSE(stream->writer->Write("anyone there?"));
+  EXPECT_EQ(stream->closes.load(), 1);
+
+  // The server serves on.
+  TestClient next(server->port());
+  ASSERT_TRUE(next.Send(Get("/events")));
+  auto second = streams.WaitFor(2);
+  ASSERT_NE(second, nullptr);
+  EXPECT_FALSE(second->writer->closed());
+}
+
+TEST(HttpServerStreamTest, ClientThatDoesNotReadIsClosedAtTheQueueLimit) {
+  HttpServerOptions options;
+  options.max_stream_queue_bytes = 64 * 1024;
+  StreamCapture streams;
+  auto server = StartServer(options, streams.Handler());
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port(), /*receive_buffer=*/4096);
+  ASSERT_TRUE(client.Send(Get("/events")));
+  auto stream = streams.WaitFor(1);
+  ASSERT_NE(stream, nullptr);
+  // Once the socket buffers are full the queue grows; the bound keeps a broken server from
+  // looping forever (the buffers hold far less than this).
+  const std::string chunk(16 * 1024, 'z');
+  size_t accepted = 0;
+  while (accepted < 8192 && stream->writer->Write(chunk)) ++accepted;
+  EXPECT_LT(accepted, 8192u);
+  EXPECT_TRUE(stream->writer->closed());
+  ASSERT_TRUE(streams.WaitClosed(*stream));
+  EXPECT_EQ(stream->closes.load(), 1);
+  // The client finds the connection ended (cut short: the body never got its last chunk).
+  auto rest = client.ReadToEnd();
+  ASSERT_TRUE(rest.has_value());
+  EXPECT_EQ(rest->find("\r\n0\r\n\r\n"), std::string::npos);
+}
+
+TEST(HttpServerStreamTest, ShutdownClosesOpenStreamsWithoutWaitingForTheDrain) {
+  StreamCapture streams;
+  auto server = StartServer({}, streams.Handler());
+  ASSERT_NE(server, nullptr);
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<TestClient>(server->port()));
+    ASSERT_TRUE(clients.back()->Send(Get("/events")));
+  }
+  ASSERT_NE(streams.WaitFor(3), nullptr);
+  const auto drain = std::chrono::seconds(60);
+  const auto started = std::chrono::steady_clock::now();
+  server->Shutdown(drain);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, drain);  // did not wait for the deadline
+  for (const auto& stream : streams.All()) {
+    EXPECT_EQ(stream->closes.load(), 1);  // before Shutdown returned
+    EXPECT_FALSE(stream->writer->Write("after shutdown"));
+  }
+  for (auto& client : clients) EXPECT_TRUE(client->ReadToEnd().has_value());
+  server.reset();
+  for (const auto& stream : streams.All()) EXPECT_EQ(stream->closes.load(), 1);
+}
+
+TEST(HttpServerStreamTest, Http10StreamIsDelimitedByTheClose) {
+  StreamCapture streams;
+  auto server = StartServer({}, streams.Handler("first;"));
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send("GET /events HTTP/1.0\r\n\r\n"));
+  auto head = client.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("transfer-encoding"), "");
+  EXPECT_EQ(head->Header("content-length"), "");
+  EXPECT_EQ(head->Header("connection"), "close");
+  auto stream = streams.WaitFor(1);
+  ASSERT_NE(stream, nullptr);
+  EXPECT_EQ(client.ReadRaw(6), "first;");
+  ASSERT_TRUE(stream->writer->Write("a;"));
+  EXPECT_EQ(client.ReadRaw(2), "a;");  // live here too
+  ASSERT_TRUE(stream->writer->Write("b;"));
+  stream->writer->Close();
+  EXPECT_EQ(client.ReadToEnd(), "b;");
+  ASSERT_TRUE(streams.WaitClosed(*stream));
+}
+
+TEST(HttpServerStreamTest, HeadRequestGetsAPlainAnswerAndAClosedWriter) {
+  StreamCapture streams;
+  auto server = StartServer({}, streams.Handler("body"));
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send("HEAD /events HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto head = client.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->Header("transfer-encoding"), "");
+  auto stream = streams.WaitFor(1);
+  ASSERT_NE(stream, nullptr);
+  EXPECT_TRUE(stream->writer->closed());
+  EXPECT_FALSE(stream->writer->Write("x"));
+  EXPECT_EQ(stream->closes.load(), 1);
+  // No body followed; the connection serves the next request.
+  ASSERT_TRUE(client.Send(Get("/events")));
+  auto next = client.ReadHead();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->Header("transfer-encoding"), "chunked");
+}
+
+TEST(HttpServerStreamTest, ProducerThatThrowsEndsTheStream) {
+  auto server = StartServer({}, [](HttpRequest, HttpResponder respond) {
+    HttpResponse response;
+    response.stream = [](std::shared_ptr<HttpStreamWriter>) { throw std::runtime_error("oops"); };
+    respond(std::move(response));
+  });
+  ASSERT_NE(server, nullptr);
+  TestClient client(server->port());
+  ASSERT_TRUE(client.Send(Get("/events")));
+  EXPECT_TRUE(client.ReadToEnd().has_value());
+}
+
+HttpResponse RestError(int status, std::string_view message) {
+  HttpResponse response;
+  response.status = status;
+  response.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
+  response.body = "{\"error\":{\"code\":\"E" + std::to_string(status) + "\",\"message\":\"" +
+                  std::string(message) + "\"}}";
+  return response;
+}
+
+TEST(HttpServerTest, ErrorResponseShapesTheServersOwnAnswers) {
+  HttpServerOptions options;
+  options.max_body_bytes = 1024;
+  options.max_header_bytes = 1024;
+  options.error_response = RestError;
+  auto server = StartServer(options, [](HttpRequest request, HttpResponder respond) {
+    if (request.target == "/drop") return;  // the responder goes uncalled
+    Echo(std::move(request), std::move(respond));
+  });
+  ASSERT_NE(server, nullptr);
+  {
+    TestClient client(server->port());
+    ASSERT_TRUE(client.Send(Post("/", std::string(4096, 'x'))));
+    auto response = client.Read();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 413);
+    EXPECT_EQ(response->Header("content-type"), "application/json; charset=utf-8");
+    EXPECT_EQ(response->Header("connection"), "close");
+    EXPECT_EQ(response->body,
+              R"({"error":{"code":"E413","message":"request body exceeds 1024 bytes"}})");
+    EXPECT_TRUE(client.ClosedByPeer());
+  }
+  {
+    TestClient client(server->port());
+    ASSERT_TRUE(client.Send(Post("/", "", "X-Big: " + std::string(4096, 'h') + "\r\n")));
+    auto response = client.Read();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 431);
+    EXPECT_EQ(response->body,
+              R"({"error":{"code":"E431","message":"request header exceeds 1024 bytes"}})");
+  }
+  {
+    TestClient client(server->port());
+    ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nBad Header\r\n\r\n"));
+    auto response = client.Read();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 400);
+    EXPECT_THAT(response->body, StartsWith(R"({"error":{"code":"E400","message":"malformed)"));
+  }
+  {
+    TestClient client(server->port());
+    ASSERT_TRUE(client.Send(Post("/drop", "")));
+    auto response = client.Read();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->status, 500);
+    EXPECT_EQ(response->body, R"({"error":{"code":"E500","message":"the request handler )"
+                              R"(dropped its responder"}})");
+  }
 }
 
 }  // namespace
