@@ -335,165 +335,57 @@ struct Route {
 };
 
 const std::vector<Route>& Routes() {
-  // {id, method, template, role, query parameters, body, audit action, blocking}
+  // {id, method, template, role (none: no token), query parameters, body, audit action, blocking}
+  // clang-format off
   static const std::vector<Route> kRoutes = {
-      {RouteId::kHealthz, "GET", "/healthz", std::nullopt, {}, Body::kNone, "", false},
-      {RouteId::kReadyz, "GET", "/readyz", std::nullopt, {}, Body::kNone, "", false},
-      {RouteId::kMetrics, "GET", "/metrics", Role::kViewer, {}, Body::kNone, "", false},
-      {RouteId::kOpenApi, "GET", "/api/v1/openapi.yaml", Role::kViewer, {}, Body::kNone, "", false},
-      {RouteId::kPresets,
-       "GET",
-       "/api/v1/hyperpod/presets",
-       Role::kViewer,
-       {},
-       Body::kNone,
-       "",
-       false},
-      {RouteId::kRegions,
-       "GET",
-       "/api/v1/hyperpod/regions",
-       Role::kViewer,
-       {},
-       Body::kNone,
-       "",
-       false},
-      {RouteId::kValidate,
-       "POST",
-       "/api/v1/hyperpod/deployments/validate",
-       Role::kDeployer,
-       {},
-       Body::kRequired,
-       "deployment.validate",
-       true},
-      {RouteId::kCreate,
-       "POST",
-       "/api/v1/hyperpod/deployments",
-       Role::kDeployer,
-       {},
-       Body::kRequired,
-       "deployment.create",
-       true},
-      {RouteId::kList,
-       "GET",
-       "/api/v1/hyperpod/deployments",
-       Role::kViewer,
-       {"status", "requestedBy", "createdAfter", "createdBefore", "limit", "nextToken"},
-       Body::kNone,
-       "",
-       false},
-      {RouteId::kGet,
-       "GET",
-       "/api/v1/hyperpod/deployments/{jobId}",
-       Role::kViewer,
-       {},
-       Body::kNone,
-       "",
-       false},
-      {RouteId::kCancel,
-       "POST",
-       "/api/v1/hyperpod/deployments/{jobId}/cancel",
-       Role::kDeployer,
-       {},
-       Body::kOptional,
-       "deployment.cancel",
-       true},
-      {RouteId::kTeardown,
-       "POST",
-       "/api/v1/hyperpod/deployments/{jobId}/teardown",
-       Role::kDeployer,
-       {},
-       Body::kOptional,
-       "deployment.teardown",
-       true},
-      {RouteId::kHistory,
-       "GET",
-       "/api/v1/hyperpod/deployments/{jobId}/history",
-       Role::kViewer,
-       {"limit", "nextToken", "reverse"},
-       Body::kNone,
-       "",
-       true},
-      {RouteId::kLogs,
-       "GET",
-       "/api/v1/hyperpod/deployments/{jobId}/logs",
-       Role::kViewer,
-       {"after", "limit", "follow"},
-       Body::kNone,
-       "",
-       false},
-      {RouteId::kDeploymentEvents,
-       "GET",
-       "/api/v1/hyperpod/deployments/{jobId}/events",
-       Role::kViewer,
-       {"after"},
-       Body::kNone,
-       "",
-       false},
-      {RouteId::kEvents,
-       "GET",
-       "/api/v1/hyperpod/events",
-       Role::kViewer,
-       {"after"},
-       Body::kNone,
-       "",
-       false},
-      {RouteId::kIngest,
-       "POST",
-       "/api/v1/events",
-       Role::kAdmin,
-       {},
-       Body::kRequired,
-       "events.ingest",
-       true},
-      {RouteId::kWebhookList,
-       "GET",
-       "/api/v1/webhooks",
-       Role::kDeployer,
-       {},
-       Body::kNone,
-       "",
-       true},
-      {RouteId::kWebhookCreate,
-       "POST",
-       "/api/v1/webhooks",
-       Role::kDeployer,
-       {},
-       Body::kRequired,
-       "webhook.create",
-       true},
-      {RouteId::kWebhookGet,
-       "GET",
-       "/api/v1/webhooks/{id}",
-       Role::kDeployer,
-       {},
-       Body::kNone,
-       "",
-       true},
-      {RouteId::kWebhookDelete,
-       "DELETE",
-       "/api/v1/webhooks/{id}",
-       Role::kDeployer,
-       {},
-       Body::kNone,
-       "webhook.delete",
-       true},
-      {RouteId::kWebhookDeliveries,
-       "GET",
-       "/api/v1/webhooks/{id}/deliveries",
-       Role::kDeployer,
-       {"limit", "before"},
-       Body::kNone,
-       "",
-       true},
-      {RouteId::kAudit,
-       "GET",
-       "/api/v1/audit",
-       Role::kAdmin,
-       {"limit", "nextToken"},
-       Body::kNone,
-       "",
-       true},
+    {RouteId::kHealthz, "GET", "/healthz", std::nullopt,
+     {}, Body::kNone, "", false},
+    {RouteId::kReadyz, "GET", "/readyz", std::nullopt,
+     {}, Body::kNone, "", false},
+    {RouteId::kMetrics, "GET", "/metrics", Role::kViewer,
+     {}, Body::kNone, "", false},
+    {RouteId::kOpenApi, "GET", "/api/v1/openapi.yaml", Role::kViewer,
+     {}, Body::kNone, "", false},
+    {RouteId::kPresets, "GET", "/api/v1/hyperpod/presets", Role::kViewer,
+     {}, Body::kNone, "", false},
+    {RouteId::kRegions, "GET", "/api/v1/hyperpod/regions", Role::kViewer,
+     {}, Body::kNone, "", false},
+    {RouteId::kValidate, "POST", "/api/v1/hyperpod/deployments/validate", Role::kDeployer,
+     {}, Body::kRequired, "deployment.validate", true},
+    {RouteId::kCreate, "POST", "/api/v1/hyperpod/deployments", Role::kDeployer,
+     {}, Body::kRequired, "deployment.create", true},
+    {RouteId::kList, "GET", "/api/v1/hyperpod/deployments", Role::kViewer,
+     {"status", "requestedBy", "createdAfter", "createdBefore", "limit", "nextToken"}, Body::kNone, "", false},
+    {RouteId::kGet, "GET", "/api/v1/hyperpod/deployments/{jobId}", Role::kViewer,
+     {}, Body::kNone, "", false},
+    {RouteId::kCancel, "POST", "/api/v1/hyperpod/deployments/{jobId}/cancel", Role::kDeployer,
+     {}, Body::kOptional, "deployment.cancel", true},
+    {RouteId::kTeardown, "POST", "/api/v1/hyperpod/deployments/{jobId}/teardown", Role::kDeployer,
+     {}, Body::kOptional, "deployment.teardown", true},
+    {RouteId::kHistory, "GET", "/api/v1/hyperpod/deployments/{jobId}/history", Role::kViewer,
+     {"limit", "nextToken", "reverse"}, Body::kNone, "", true},
+    {RouteId::kLogs, "GET", "/api/v1/hyperpod/deployments/{jobId}/logs", Role::kViewer,
+     {"after", "limit", "follow"}, Body::kNone, "", false},
+    {RouteId::kDeploymentEvents, "GET", "/api/v1/hyperpod/deployments/{jobId}/events", Role::kViewer,
+     {"after"}, Body::kNone, "", false},
+    {RouteId::kEvents, "GET", "/api/v1/hyperpod/events", Role::kViewer,
+     {"after"}, Body::kNone, "", false},
+    {RouteId::kIngest, "POST", "/api/v1/events", Role::kAdmin,
+     {}, Body::kRequired, "events.ingest", true},
+    {RouteId::kWebhookList, "GET", "/api/v1/webhooks", Role::kDeployer,
+     {}, Body::kNone, "", true},
+    {RouteId::kWebhookCreate, "POST", "/api/v1/webhooks", Role::kDeployer,
+     {}, Body::kRequired, "webhook.create", true},
+    {RouteId::kWebhookGet, "GET", "/api/v1/webhooks/{id}", Role::kDeployer,
+     {}, Body::kNone, "", true},
+    {RouteId::kWebhookDelete, "DELETE", "/api/v1/webhooks/{id}", Role::kDeployer,
+     {}, Body::kNone, "webhook.delete", true},
+    {RouteId::kWebhookDeliveries, "GET", "/api/v1/webhooks/{id}/deliveries", Role::kDeployer,
+     {"limit", "before"}, Body::kNone, "", true},
+    {RouteId::kAudit, "GET", "/api/v1/audit", Role::kAdmin,
+     {"limit", "nextToken"}, Body::kNone, "", true},
   };
+  // clang-format on
   return kRoutes;
 }
 
@@ -1093,6 +985,18 @@ class RestApi::Impl {
 
   void Handle(HttpRequest request, HttpResponder respond);
 
+  HttpResponse ServerErrorResponse(int status, std::string_view message) {
+    std::string code = "InternalError";
+    if (status == 400) code = "InvalidRequest";
+    if (status == 413) code = "PayloadTooLarge";
+    if (status == 431) code = "HeaderTooLarge";
+    const std::string request_id = RandomHex(random_, 16);
+    HttpResponse response = ErrorResponse(Error(code, std::string(message)), request_id);
+    response.status = status;
+    response.headers.emplace_back("X-Request-Id", request_id);
+    return response;
+  }
+
  private:
   // One request on its way through.
   struct Exchange {
@@ -1114,6 +1018,9 @@ class RestApi::Impl {
   void RunRoute(const ExchangePtr& ex);
   Reply Dispatch(Exchange& ex, const json::value& body);
   void Finish(const ExchangePtr& ex, Reply reply);
+  Reply NoService(const Exchange& ex) {
+    return Fail(ex, Error("BackendUnavailable", "the deployment service is not available"));
+  }
   Reply Fail(const Exchange& ex, ApiError error) {
     std::string code = error.code;
     return Reply{ErrorResponse(error, ex.request_id), std::move(code), ""};
@@ -1373,18 +1280,18 @@ Reply RestApi::Impl::Dispatch(Exchange& ex, const json::value& body) {
     default:
       break;
   }
-  const bool needs_service =
-      ex.match.route->id != RouteId::kIngest && ex.match.route->id != RouteId::kWebhookList &&
-      ex.match.route->id != RouteId::kWebhookCreate && ex.match.route->id != RouteId::kWebhookGet &&
-      ex.match.route->id != RouteId::kWebhookDelete &&
-      ex.match.route->id != RouteId::kWebhookDeliveries && ex.match.route->id != RouteId::kAudit;
-  if (needs_service && options_.service == nullptr) {
-    return Fail(ex, Error("BackendUnavailable", "the deployment service is not available"));
+  if (auto it = ex.match.params.find("jobId"); it != ex.match.params.end()) {
+    if (!ValidJobId(it->second)) {
+      return Fail(ex, Error("InvalidRequest", "invalid jobId",
+                            {{"jobId", "must match ^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"}}));
+    }
   }
   switch (ex.match.route->id) {
     case RouteId::kPresets:
+      if (options_.service == nullptr) return NoService(ex);
       return Ok(200, options_.service->Presets());
     case RouteId::kRegions:
+      if (options_.service == nullptr) return NoService(ex);
       return Ok(200, options_.service->Regions());
     case RouteId::kValidate:
       return Validate(ex, body);
@@ -1526,6 +1433,7 @@ std::optional<ApiError> RestApi::Impl::JobId(const Exchange& ex, std::string* jo
 
 Reply RestApi::Impl::Validate(Exchange& ex, const json::value& body) {
   std::vector<FieldError> fields;
+  if (options_.service == nullptr) return NoService(ex);
   StatusOr<json::object> report = options_.service->Validate(*ex.caller, body, &fields);
   if (!report.ok()) return Fail(ex, FromStatus(report.status(), std::move(fields)));
   return Ok(200, *report);
@@ -1550,6 +1458,7 @@ Reply RestApi::Impl::Create(Exchange& ex, const json::value& body) {
   bool created = false;
   std::vector<FieldError> fields;
   json::value details;
+  if (options_.service == nullptr) return NoService(ex);
   StatusOr<json::object> deployment =
       options_.service->Start(*ex.caller, body, key, &created, &fields, &details);
   if (!deployment.ok()) {
@@ -1611,6 +1520,7 @@ Reply RestApi::Impl::List(Exchange& ex) {
   query.limit = static_cast<size_t>(limit);
   query.next_token = Query(ex, "nextToken").value_or("");
   std::vector<FieldError> fields;
+  if (options_.service == nullptr) return NoService(ex);
   StatusOr<json::object> list = options_.service->List(*ex.caller, query, &fields);
   if (!list.ok()) return Fail(ex, FromStatus(list.status(), std::move(fields)));
   return Ok(200, *list);
@@ -1619,6 +1529,7 @@ Reply RestApi::Impl::List(Exchange& ex) {
 Reply RestApi::Impl::Get(Exchange& ex) {
   std::string job_id;
   if (auto error = JobId(ex, &job_id)) return Fail(ex, std::move(*error));
+  if (options_.service == nullptr) return NoService(ex);
   StatusOr<json::object> deployment = options_.service->Get(*ex.caller, job_id);
   if (!deployment.ok()) return Fail(ex, FromStatus(deployment.status()));
   return Ok(200, *deployment);
@@ -1635,6 +1546,7 @@ Reply RestApi::Impl::Cancel(Exchange& ex, const json::value& body, bool teardown
     }
     return Fail(ex, Error("InvalidRequest", "the body must be empty or {}", std::move(fields)));
   }
+  if (options_.service == nullptr) return NoService(ex);
   StatusOr<json::object> deployment = teardown ? options_.service->Teardown(*ex.caller, job_id)
                                                : options_.service->Cancel(*ex.caller, job_id);
   if (!deployment.ok()) return Fail(ex, FromStatus(deployment.status()));
@@ -1648,6 +1560,7 @@ Reply RestApi::Impl::History(Exchange& ex) {
   bool reverse = false;
   if (auto error = QueryInt(ex, "limit", 1, 1000, &limit)) return Fail(ex, std::move(*error));
   if (auto error = QueryBool(ex, "reverse", &reverse)) return Fail(ex, std::move(*error));
+  if (options_.service == nullptr) return NoService(ex);
   StatusOr<json::object> history = options_.service->History(
       *ex.caller, job_id, Query(ex, "nextToken").value_or(""), static_cast<size_t>(limit), reverse);
   if (!history.ok()) return Fail(ex, FromStatus(history.status()));
@@ -1666,6 +1579,7 @@ Reply RestApi::Impl::Logs(Exchange& ex) {
   int64_t limit = 1000;
   if (auto error = QueryInt(ex, "after", 0, INT64_MAX, &after)) return Fail(ex, std::move(*error));
   if (auto error = QueryInt(ex, "limit", 1, 1000, &limit)) return Fail(ex, std::move(*error));
+  if (options_.service == nullptr) return NoService(ex);
   StatusOr<json::object> logs =
       options_.service->Logs(*ex.caller, job_id, after, static_cast<size_t>(limit));
   if (!logs.ok()) return Fail(ex, FromStatus(logs.status()));
@@ -1676,6 +1590,7 @@ Reply RestApi::Impl::Stream(Exchange& ex, SseClient::Kind kind) {
   if (options_.events == nullptr) {
     return Fail(ex, Error("BackendUnavailable", "the event log is not available"));
   }
+  if (options_.service == nullptr) return NoService(ex);
   SseClient spec;
   spec.kind = kind;
   spec.caller = *ex.caller;
@@ -1935,6 +1850,10 @@ HttpHandler RestApi::handler() {
 MetricsRegistry& RestApi::metrics() { return impl_->metrics(); }
 
 void RestApi::Shutdown() { impl_->Shutdown(); }
+
+HttpResponse RestApi::ServerErrorResponse(int status, std::string_view message) {
+  return impl_->ServerErrorResponse(status, message);
+}
 
 size_t RestApi::sse_clients() const { return impl_->sse_clients(); }
 

@@ -38,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -105,6 +106,11 @@ class RestApi {
   // server), finishes queued work and stops the threads. Requests handled afterwards get 503.
   // Idempotent.
   void Shutdown();
+
+  // The API's error body for the answers the HttpServer gives itself (400 malformed request,
+  // 413 PayloadTooLarge, 431 HeaderTooLarge, 500 InternalError), with an X-Request-Id: for
+  // HttpServerOptions::error_response. Thread-safe; does not block.
+  HttpResponse ServerErrorResponse(int status, std::string_view message);
 
   // Event streams open now.
   size_t sse_clients() const;
