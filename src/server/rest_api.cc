@@ -411,6 +411,7 @@ bool MatchPattern(std::string_view pattern, const std::vector<std::string>& segm
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string_view part = parts[i];
     if (part.size() > 2 && part.front() == '{' && part.back() == '}') {
+      if (segments[i].empty()) return false;  // "/webhooks/" names no webhook
       captured[std::string(part.substr(1, part.size() - 2))] = segments[i];
     } else if (part != segments[i]) {
       return false;
@@ -1576,7 +1577,7 @@ Reply RestApi::Impl::Logs(Exchange& ex) {
     return Stream(ex, SseClient::Kind::kLogs);
   }
   int64_t after = 0;
-  int64_t limit = 1000;
+  int64_t limit = 100;
   if (auto error = QueryInt(ex, "after", 0, INT64_MAX, &after)) return Fail(ex, std::move(*error));
   if (auto error = QueryInt(ex, "limit", 1, 1000, &limit)) return Fail(ex, std::move(*error));
   if (options_.service == nullptr) return NoService(ex);
@@ -1587,6 +1588,22 @@ Reply RestApi::Impl::Logs(Exchange& ex) {
 }
 
 Reply RestApi::Impl::Stream(Exchange& ex, SseClient::Kind kind) {
+  // Where to start: Last-Event-ID, else ?after=, else the beginning (one deployment) or the
+  // current end (everything).
+  std::optional<int64_t> start;
+  int64_t after = 0;
+  if (auto error = QueryInt(ex, "after", 0, INT64_MAX, &after)) return Fail(ex, std::move(*error));
+  if (Query(ex, "after")) start = after;
+  const std::string_view last_event_id = Trim(ex.request.Header("last-event-id"));
+  if (!last_event_id.empty()) {
+    const std::optional<int64_t> id = ParseInt(last_event_id);
+    if (!id || *id < 0) {
+      return Fail(
+          ex, Error("InvalidParameter", "Last-Event-ID must be an event sequence (an integer >= 0)",
+                    {{"Last-Event-ID", "must be an integer >= 0"}}));
+    }
+    start = *id;
+  }
   if (options_.events == nullptr) {
     return Fail(ex, Error("BackendUnavailable", "the event log is not available"));
   }
@@ -1597,28 +1614,14 @@ Reply RestApi::Impl::Stream(Exchange& ex, SseClient::Kind kind) {
   if (kind == SseClient::Kind::kGlobal) {
     spec.filter = options_.service->CallerEvents(*ex.caller);
   } else {
-    if (auto error = JobId(ex, &spec.job_id)) return Fail(ex, std::move(*error));
+    spec.job_id = ex.match.params.at("jobId");
     StatusOr<store::EventFilter> filter =
         options_.service->DeploymentEvents(*ex.caller, spec.job_id);
     if (!filter.ok()) return Fail(ex, FromStatus(filter.status()));
     spec.filter = std::move(*filter);
   }
-  // Where to start: Last-Event-ID, else ?after=, else the beginning (one deployment) or the
-  // current end (everything).
-  int64_t after = kind == SseClient::Kind::kGlobal ? options_.events->LastSequence() : 0;
-  if (auto error = QueryInt(ex, "after", 0, INT64_MAX, &after)) return Fail(ex, std::move(*error));
-  const std::string_view last_event_id = Trim(ex.request.Header("last-event-id"));
-  if (!last_event_id.empty()) {
-    const std::optional<int64_t> id = ParseInt(last_event_id);
-    if (!id || *id < 0) {
-      return Fail(ex, Error("InvalidRequest",
-                            "Last-Event-ID must be an event sequence (an integer "
-                            ">= 0)",
-                            {{"Last-Event-ID", "must be an integer >= 0"}}));
-    }
-    after = *id;
-  }
-  spec.cursor = after;
+  if (!start) start = kind == SseClient::Kind::kGlobal ? options_.events->LastSequence() : 0;
+  spec.cursor = *start;
   std::shared_ptr<SseClient> client = hub_->Register(std::move(spec));
   if (!client) {
     return Fail(ex, Error("BackendUnavailable", "too many event streams are open (at most " +
@@ -1790,7 +1793,7 @@ Reply RestApi::Impl::WebhookDeliveries(Exchange& ex) {
   int64_t limit = 100;
   int64_t before = 0;
   if (auto error = QueryInt(ex, "limit", 1, 1000, &limit)) return Fail(ex, std::move(*error));
-  if (auto error = QueryInt(ex, "before", 0, INT64_MAX, &before))
+  if (auto error = QueryInt(ex, "before", 1, INT64_MAX, &before))
     return Fail(ex, std::move(*error));
   const std::string& id = ex.match.params.at("id");
   StatusOr<Webhook> webhook = VisibleWebhook(ex, id);
