@@ -1,9 +1,9 @@
 #include "server/metrics.h"
 
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace hpd::server {
 namespace {

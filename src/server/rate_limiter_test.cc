@@ -1,8 +1,8 @@
 #include "server/rate_limiter.h"
 
-#include <chrono>
-
 #include <gtest/gtest.h>
+
+#include <chrono>
 
 namespace hpd::server {
 namespace {
