@@ -603,14 +603,32 @@ class ContainerRunner::TaskIndex {
 
   StatusOr<std::vector<TaskRecord>> Find(std::string_view name, std::string_view value) {
     std::lock_guard lock(mu_);
-    HPD_ASSIGN_OR_RETURN(
-        store::Statement query,
-        db_->Prepare("SELECT task_id, task_arn, task_definition_arn, status, exit_code, "
-                     "stopped_reason, log_group, log_stream, containers, created_ms, started_ms, "
-                     "stopped_ms FROM tasks WHERE task_id IN (SELECT task_id FROM "
-                     "task_environment WHERE name = ?1 AND value = ?2) "
-                     "ORDER BY created_ms DESC, rowid DESC"));
+    HPD_ASSIGN_OR_RETURN(store::Statement query,
+                         db_->Prepare(std::string(kRecordColumns) +
+                                      " FROM tasks WHERE task_id IN (SELECT task_id FROM "
+                                      "task_environment WHERE name = ?1 AND value = ?2) "
+                                      "ORDER BY created_ms DESC, rowid DESC"));
     query.Bind(1, name).Bind(2, value);
+    return Records(query);
+  }
+
+  StatusOr<std::vector<TaskRecord>> FindById(std::string_view task_id) {
+    std::lock_guard lock(mu_);
+    HPD_ASSIGN_OR_RETURN(store::Statement query, db_->Prepare(std::string(kRecordColumns) +
+                                                              " FROM tasks WHERE task_id = ?1"));
+    query.Bind(1, task_id);
+    return Records(query);
+  }
+
+ private:
+  static constexpr char kRecordColumns[] =
+      "SELECT task_id, task_arn, task_definition_arn, status, exit_code, stopped_reason, "
+      "log_group, log_stream, containers, created_ms, started_ms, stopped_ms, idempotency_key";
+
+  explicit TaskIndex(std::unique_ptr<store::Database> db) : db_(std::move(db)) {}
+
+  // The rows `query` (selecting kRecordColumns) gives. Requires mu_.
+  StatusOr<std::vector<TaskRecord>> Records(store::Statement& query) {
     std::vector<TaskRecord> out;
     while (true) {
       HPD_ASSIGN_OR_RETURN(bool row, query.Step());
@@ -633,6 +651,7 @@ class ContainerRunner::TaskIndex {
       r.created_at = FromMillis(query.Int(9));
       if (!query.IsNull(10)) r.started_at = FromMillis(query.Int(10));
       if (!query.IsNull(11)) r.stopped_at = FromMillis(query.Int(11));
+      r.idempotency_key = std::string(query.Text(12));
       out.push_back(std::move(r));
     }
     query.Reset();
@@ -657,9 +676,6 @@ class ContainerRunner::TaskIndex {
     }
     return out;
   }
-
- private:
-  explicit TaskIndex(std::unique_ptr<store::Database> db) : db_(std::move(db)) {}
 
   std::mutex mu_;
   std::unique_ptr<store::Database> db_;  // guarded by mu_
@@ -1634,6 +1650,26 @@ StatusOr<std::vector<TaskRecord>> ContainerRunner::FindTasks(const fs::path& wor
   if (!fs::exists(file, ec)) return std::vector<TaskRecord>{};
   HPD_ASSIGN_OR_RETURN(std::unique_ptr<TaskIndex> index, TaskIndex::Open(file));
   return index->Find(env_name, env_value);
+}
+
+StatusOr<std::optional<TaskRecord>> ContainerRunner::FindTaskByLogStream(const fs::path& work_root,
+                                                                         std::string_view group,
+                                                                         std::string_view stream) {
+  // Streams are "<prefix>/<container>/<task id>" (or "<container>/<task id>"); task ids are 32
+  // random hex digits, so the last part alone names the task.
+  const size_t slash = stream.rfind('/');
+  if (group.empty() || slash == std::string_view::npos) return std::optional<TaskRecord>();
+  const std::string_view task_id = stream.substr(slash + 1);
+  if (task_id.size() != 32 || task_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return std::optional<TaskRecord>();
+  }
+  const fs::path file = work_root / "tasks.db";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return std::optional<TaskRecord>();
+  HPD_ASSIGN_OR_RETURN(std::unique_ptr<TaskIndex> index, TaskIndex::Open(file));
+  HPD_ASSIGN_OR_RETURN(std::vector<TaskRecord> found, index->FindById(task_id));
+  if (found.empty()) return std::optional<TaskRecord>();
+  return std::optional<TaskRecord>(std::move(found.front()));
 }
 
 }  // namespace hpd::engine

@@ -183,6 +183,9 @@ struct TaskRecord {
   WallTime created_at{};
   std::optional<WallTime> started_at;
   std::optional<WallTime> stopped_at;
+  // The dispatch's LambdaContext-style key: for the runtime's tasks "<execution ARN>/<state>/
+  // <attempt>/<n>" (see ExecutionArnOfIdempotencyKey); "" when the task was run without one.
+  std::string idempotency_key;
 };
 
 // Thread-safe: Run may be called from several threads at once. Several ContainerRunners (in one
@@ -209,6 +212,13 @@ class ContainerRunner final : public TaskRunner {
   [[nodiscard]] static StatusOr<std::vector<TaskRecord>> FindTasks(
       const std::filesystem::path& work_root, std::string_view env_name,
       std::string_view env_value);
+
+  // The task whose container wrote log stream `stream` of `group` ("<prefix>/<container>/<task
+  // id>": the task id is the stream's last part), read from <work_root>/tasks.db; nullopt when
+  // the stream names no task there (not a runner's stream, or no tasks.db yet). Opens the index
+  // for each call: callers looking up many streams should remember the answers.
+  [[nodiscard]] static StatusOr<std::optional<TaskRecord>> FindTaskByLogStream(
+      const std::filesystem::path& work_root, std::string_view group, std::string_view stream);
 
  private:
   class TaskIndex;

@@ -59,6 +59,9 @@ struct ExecutionContext {
   std::string state_machine_arn;
   std::string name;
   std::string input;  // the execution's input, JSON text
+  // The state the event belongs to (a StateEntered/Exited event's own; a task event's, found by
+  // following previousEventId back to its StateEntered), "" for the execution's own events.
+  std::string state;
 };
 
 struct EventPublisherOptions {

@@ -564,18 +564,23 @@ class Runtime::Impl {
       }
       return Status::Ok();
     };
+    // Copied only for a listener: a turn is on the hot path.
+    std::string arn = options_.on_commit ? e.row.arn : std::string();
     journal_.Submit(
         std::move(work),
-        [this, id, effects = std::move(effects), after = std::move(after),
-         end](Status status) mutable {
+        [this, id, effects = std::move(effects), after = std::move(after), end,
+         arn = std::move(arn)](Status status) mutable {
           Post([this, id, effects = std::move(effects), after = std::move(after),
-                end = std::move(end), status = std::move(status)]() mutable {
+                end = std::move(end), status = std::move(status), arn = std::move(arn)]() mutable {
             if (!status.ok() && status.error_name().empty()) {
               // The journal lost a turn that memory has applied: nothing more may be
               // journaled (it would leave a gap in the calls). The next start replays what
               // was committed.
               Broken(status);
             }
+            // Before anyone waiting on this commit hears of it, so that a publisher notified
+            // here has the news queued when a caller (a test, StartSyncExecution) moves on.
+            if (status.ok() && options_.on_commit) options_.on_commit({arn});
             if (after) after(status);
             auto it = open_.find(id);
             if (it == open_.end() || !status.ok()) return;
@@ -1215,6 +1220,12 @@ void Runtime::Redrive(const std::string& execution_arn,
   impl_->Post([impl = impl_.get(), execution_arn, done = std::move(done)]() mutable {
     impl->RedriveOnEngine(execution_arn, std::move(done));
   });
+}
+
+std::string_view ExecutionArnOfIdempotencyKey(std::string_view key) {
+  const size_t slash = key.find('/');
+  if (slash == std::string_view::npos || !key.starts_with("arn:")) return {};
+  return key.substr(0, slash);
 }
 
 std::optional<std::string> NotRedrivableReason(const store::ExecutionRow& row, WallTime now) {

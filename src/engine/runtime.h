@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "asl/definition.h"
@@ -58,6 +59,12 @@ struct RuntimeOptions {
   // and recovery() may be called (on a journal another process may be writing, see
   // store::Journal::OpenForReading).
   bool inspect_only = false;
+  // Called after each journal commit that included calls of the executions named (their
+  // histories, as ReplayHistory rebuilds them, have grown), the commit that ends an execution
+  // included; before the callers waiting on that commit (Start's `done`, WhenEnded) are
+  // answered. Runs on the engine thread: it must not block (queue the work elsewhere). Not
+  // called for executions that are not journaled (synchronous EXPRESS).
+  std::function<void(const std::vector<std::string>& execution_arns)> on_commit;
 };
 
 // What recovery found and did (Open).
@@ -70,6 +77,11 @@ struct RecoveryReport {
   // journal, untouched, and are not run.
   std::vector<std::string> failed;
 };
+
+// The execution ARN of a task dispatch's idempotency key (LambdaContext::idempotency_key,
+// "<execution ARN>/<state>/<attempt>/<n>"; execution names never hold a '/'), or "" when `key`
+// is not of that form.
+std::string_view ExecutionArnOfIdempotencyKey(std::string_view key);
 
 // A state machine revision, compiled; shared by every execution of it.
 // Shared, not copied: every execution of a revision holds the same two.

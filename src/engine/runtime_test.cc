@@ -115,8 +115,10 @@ class RuntimeTest : public hpd::testing::ScratchDirTest {
     journal_ = std::move(*journal);
   }
 
-  void OpenRuntime(double time_scale, std::vector<TaskRunner*> task_runners = {}) {
+  void OpenRuntime(double time_scale, std::vector<TaskRunner*> task_runners = {},
+                   std::function<void(const std::vector<std::string>&)> on_commit = nullptr) {
     RuntimeOptions options;
+    options.on_commit = std::move(on_commit);
     options.time_scale = time_scale;
     options.workers = 2;
     options.task_runners = std::move(task_runners);
@@ -219,6 +221,51 @@ constexpr char kWaitMachine[] = R"({"StartAt":"W","States":{
 
 constexpr char kBlockMachine[] = R"({"StartAt":"T","States":{
   "T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:Block","End":true}}})";
+
+TEST_F(RuntimeTest, OnCommitNamesTheExecutionAfterEachCommitBeforeWaitersHear) {
+  std::mutex mu;
+  // Per call: the names, and the last event of the first one's history as committed then.
+  std::vector<std::pair<std::vector<std::string>, std::string>> commits;
+  OpenRuntime(0, {}, [&](const std::vector<std::string>& arns) {
+    // The commit is durable when this runs: the journal already replays to it.
+    auto history = runtime_->ReplayHistory(arns.at(0));
+    std::string last = history.ok() && !(*history)->empty()
+                           ? std::string(asl::HistoryEventTypeName((*history)->back().type))
+                           : "unreadable";
+    std::lock_guard lock(mu);
+    commits.emplace_back(arns, last);
+  });
+  CompiledMachine machine = AddMachine("m", kTaskMachine);
+  const std::string arn = std::string(kArnPrefix) + "execution:m:e1";
+  size_t seen_at_end = 0;
+  ExecutionEnd end = Run(Request(machine, "e1", R"({"n":1})"));
+  {
+    std::lock_guard lock(mu);
+    seen_at_end = commits.size();
+  }
+  EXPECT_EQ(end.status, "SUCCEEDED");
+  // Start + TaskStarted in one turn; then TaskCompleted, which ends the execution. Both were
+  // reported before the end waiter ran.
+  ASSERT_EQ(seen_at_end, 2u);
+  EXPECT_THAT(commits[0].first, ElementsAre(arn));
+  EXPECT_EQ(commits[0].second, "LambdaFunctionStarted");
+  EXPECT_THAT(commits[1].first, ElementsAre(arn));
+  EXPECT_EQ(commits[1].second, "ExecutionSucceeded");
+
+  // A start that commits nothing (same name, other input) is not reported.
+  StatusOr<StartResult> again = Start(Request(machine, "e1", R"({"n":2})"));
+  EXPECT_THAT(again, StatusIs(StatusCode::kAlreadyExists));
+  // A stop is a commit like the others.
+  block_ = true;
+  CompiledMachine blocking = AddMachine("b", kBlockMachine);
+  ASSERT_TRUE(Start(Request(blocking, "e2")).ok());
+  blocked_.get_future().wait();
+  ASSERT_TRUE(Stop(std::string(kArnPrefix) + "execution:b:e2").ok());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(commits.size(), 4u);
+  EXPECT_THAT(commits[3].first, ElementsAre(std::string(kArnPrefix) + "execution:b:e2"));
+  EXPECT_EQ(commits[3].second, "ExecutionAborted");
+}
 
 TEST_F(RuntimeTest, RunsAnExecutionAndItsHistoryReplaysFromTheJournal) {
   OpenRuntime(0);

@@ -129,6 +129,26 @@ StatusOr<int64_t> LogStore::Append(std::string_view group, std::string_view stre
                               " bytes; the maximum is " + std::to_string(kMaxLogEventBytes) + ".");
     }
   }
+  StatusOr<int64_t> last = CommitLines(group, stream, lines);
+  if (!last.ok() || lines.empty()) return last;
+  std::shared_ptr<const AppendObserver> observer;
+  {
+    std::lock_guard lock(observer_mu_);
+    observer = observer_;
+  }
+  if (observer != nullptr && *observer) {
+    (*observer)(std::string(group), std::string(stream), *last);
+  }
+  return last;
+}
+
+void LogStore::SetAppendObserver(AppendObserver observer) {
+  std::lock_guard lock(observer_mu_);
+  observer_ = observer ? std::make_shared<const AppendObserver>(std::move(observer)) : nullptr;
+}
+
+StatusOr<int64_t> LogStore::CommitLines(std::string_view group, std::string_view stream,
+                                        const std::vector<std::string>& lines) {
   const int64_t now = Millis(clock_.WallNow());
   std::lock_guard lock(mu_);
   HPD_RETURN_IF_ERROR(db_->Execute("BEGIN IMMEDIATE"));

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -86,6 +87,13 @@ class LogStore {
   // GetLogEvents maximum). ResourceNotFoundException for an unknown group or stream.
   [[nodiscard]] StatusOr<LogEventPage> Read(std::string_view group, std::string_view stream,
                                             int64_t after_sequence, size_t limit = 0) const;
+  // Calls `observer(group, stream, last_sequence)` after every Append that added lines, once it
+  // has committed, on the appending thread and outside the store's lock (it may read the store).
+  // It must not block: wake a thread. Replaces the previous observer; an empty one removes it.
+  void SetAppendObserver(std::function<void(const std::string& group, const std::string& stream,
+                                            int64_t last_sequence)>
+                             observer);
+
   // The group's streams whose names start with `prefix`, by name.
   // ResourceNotFoundException for an unknown group.
   [[nodiscard]] StatusOr<std::vector<LogStreamInfo>> ListStreams(std::string_view group,
@@ -93,12 +101,20 @@ class LogStore {
 
  private:
   LogStore(std::unique_ptr<Database> db, const Clock& clock);
+  // Append without the observer: one transaction, under mu_.
+  StatusOr<int64_t> CommitLines(std::string_view group, std::string_view stream,
+                                const std::vector<std::string>& lines);
   // OK when the group and stream exist; ResourceNotFoundException otherwise. Requires mu_.
   Status CheckStreamLocked(std::string_view group, std::string_view stream) const;
+
+  using AppendObserver =
+      std::function<void(const std::string& group, const std::string& stream, int64_t)>;
 
   const Clock& clock_;
   mutable std::mutex mu_;
   std::unique_ptr<Database> db_;  // guarded by mu_
+  std::mutex observer_mu_;
+  std::shared_ptr<const AppendObserver> observer_;  // guarded by observer_mu_
 };
 
 }  // namespace hpd::store

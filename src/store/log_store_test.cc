@@ -125,6 +125,41 @@ TEST_F(LogStoreTest, CreateStreamIsIdempotentAndKeepsEvents) {
   EXPECT_THAT(store_->Append("g", "s", {"next"}), IsOkAndHolds(2));
 }
 
+TEST_F(LogStoreTest, TheAppendObserverHearsOfCommittedLinesOnly) {
+  struct Heard {
+    std::string group, stream;
+    int64_t last = 0;
+    std::vector<std::string> visible;  // what a read from inside the observer sees
+  };
+  std::vector<Heard> heard;
+  store_->SetAppendObserver([&](const std::string& group, const std::string& stream, int64_t last) {
+    // Called outside the store's lock, after the commit: reading back works and sees the lines.
+    Heard h{group, stream, last, {}};
+    StatusOr<LogEventPage> page = store_->Read(group, stream, 0);
+    if (page.ok()) {
+      for (const LogEvent& event : page->events) h.visible.push_back(event.message);
+    }
+    heard.push_back(std::move(h));
+  });
+  ASSERT_THAT(store_->CreateStream("g", "s"), IsOk());
+  ASSERT_THAT(store_->Append("g", "s", {"a", "b"}), IsOkAndHolds(2));
+  ASSERT_THAT(store_->Append("g", "s", {}), IsOkAndHolds(2));  // nothing added: not heard
+  EXPECT_THAT(store_->Append("g", "missing", {"x"}), StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(store_->Append("g", "s", {std::string(kMaxLogEventBytes + 1, 'x')}),
+              StatusIs(StatusCode::kInvalidArgument));
+  ASSERT_THAT(store_->Append("g", "s", {"c"}), IsOkAndHolds(3));
+  ASSERT_EQ(heard.size(), 2u);
+  EXPECT_EQ(heard[0].group, "g");
+  EXPECT_EQ(heard[0].stream, "s");
+  EXPECT_EQ(heard[0].last, 2);
+  EXPECT_THAT(heard[0].visible, ElementsAre("a", "b"));
+  EXPECT_EQ(heard[1].last, 3);
+  EXPECT_THAT(heard[1].visible, ElementsAre("a", "b", "c"));
+  store_->SetAppendObserver(nullptr);
+  ASSERT_THAT(store_->Append("g", "s", {"d"}), IsOkAndHolds(4));
+  EXPECT_EQ(heard.size(), 2u);
+}
+
 TEST_F(LogStoreTest, UnknownGroupOrStreamIsResourceNotFound) {
   EXPECT_THAT(store_->Append("nope", "s", {"x"}),
               StatusIs(StatusCode::kNotFound, HasSubstr("log group does not exist")));
