@@ -21,12 +21,14 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "common/json.h"
 #include "common/status_matchers.h"
 #include "server/http_server.h"
+#include "store/event_log.h"
 #include "store/token_store.h"
 
 namespace hpd::server {
@@ -227,6 +229,9 @@ class RestApiTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    auto events = store::EventLog::Open(dir_ / "events.db");
+    ASSERT_THAT(events, IsOk());
+    events_ = std::move(*events);
     auto tokens = store::TokenStore::Open(dir_ / "auth.db", clock_);
     ASSERT_THAT(tokens, IsOk());
     tokens_ = std::move(*tokens);
@@ -249,6 +254,7 @@ class RestApiTest : public ::testing::Test {
   void Start(const std::function<void(RestApiOptions&)>& tweak = {}) {
     RestApiOptions options;
     options.tokens = tokens_.get();
+    options.events = events_.get();
     options.clock = &clock_;
     options.audit_db = dir_ / "audit.db";
     options.openapi_yaml = "openapi: 3.0.3\ninfo: {title: t}\n";
@@ -317,6 +323,7 @@ class RestApiTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   SimulatedClock clock_{WallTime(std::chrono::seconds(1'800'000'000))};
+  std::unique_ptr<store::EventLog> events_;
   std::unique_ptr<store::TokenStore> tokens_;
   std::string admin_, deployer_, viewer_;
   std::atomic<bool> ready_{true};
@@ -458,10 +465,10 @@ TEST_F(RestApiTest, BodiesMustBeJsonObjects) {
       ExpectError(Call("POST", "/api/v1/events", admin_, "[1]"), 400, "InvalidRequest");
   EXPECT_THAT(std::string(array.at("message").as_string()), HasSubstr("JSON object"));
   ExpectError(Call("POST", "/api/v1/events", admin_, ""), 400, "InvalidRequest");
-  // Parameters of the media type are fine.
+  // Parameters of the media type are fine: the body gets as far as the event log's checks.
   ExpectError(Call("POST", "/api/v1/events", admin_, "{}",
                    {{"Content-Type", "Application/JSON; charset=utf-8"}}),
-              503, "BackendUnavailable");
+              400, "InvalidRequest");
 
   // The server's own refusals have the same shape.
   Response large = Call("POST", "/api/v1/events", admin_, std::string((1 << 20) + 1, ' '));
@@ -563,6 +570,60 @@ TEST_F(RestApiTest, MetricsInPrometheusTextFormat) {
                                       "le=\"+Inf\"} 1\n"));
   EXPECT_THAT(metrics.body, HasSubstr("\nhpd_sse_clients 0\n"));
   EXPECT_THAT(metrics.body, HasSubstr("\nhpd_deployments{status=\"RUNNING\"} 3\n"));
+}
+
+std::string Envelope(std::string_view id, std::string_view detail_type, std::string_view detail) {
+  return R"({"version":"0","id":")" + std::string(id) + R"(","detail-type":")" +
+         std::string(detail_type) +
+         R"(","source":"hpdeploy.states","account":"123456789012","time":"2026-01-01T00:00:00Z",)"
+         R"("region":"us-east-1","resources":["arn:aws:states:us-east-1:123456789012:execution:)"
+         R"(m:job-1"],"detail":)" +
+         std::string(detail) + "}";
+}
+
+TEST_F(RestApiTest, IngestAppendsIdempotentlyAndFeedsTheEventMetrics) {
+  Start();
+  const std::string exited =
+      Envelope("e-1", "Execution State Exited", R"({"state":"Prepare","durationMs":1500})");
+  const std::string failed =
+      Envelope("e-2", "Execution Task Failed", R"({"state":"Create","error":"X","cause":"y"})");
+  Response first = Call("POST", "/api/v1/events", admin_, exited);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.Json(), J(R"({"appended":1,"duplicates":0})"));
+  Response batch =
+      Call("POST", "/api/v1/events", admin_, R"({"entries":[)" + failed + "," + exited + "]}");
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  EXPECT_EQ(batch.Json(), J(R"({"appended":1,"duplicates":1})"));
+  EXPECT_EQ(events_->LastSequence(), 2);
+
+  ExpectError(Call("POST", "/api/v1/events", admin_, R"({"id":"e-3","source":"s"})"), 400,
+              "InvalidRequest");
+  json::object extra = ExpectError(
+      Call("POST", "/api/v1/events", admin_, R"({"entries":[],"more":1})"), 400, "InvalidRequest");
+  EXPECT_EQ(Str(extra.at("fields").at(0).at("path")), "more");
+  ExpectError(Call("POST", "/api/v1/events", admin_, R"({"entries":[1]})"), 400, "InvalidRequest");
+  EXPECT_EQ(events_->LastSequence(), 2);
+
+  std::vector<json::object> audit = AuditEntries();
+  ASSERT_EQ(audit.size(), 5u);
+  EXPECT_EQ(Str(audit[4].at("action")), "events.ingest");
+  EXPECT_EQ(audit[4].at("status"), 200);
+  EXPECT_EQ(Str(audit[4].at("errorCode")), "");
+  EXPECT_EQ(Str(audit[0].at("errorCode")), "InvalidRequest");
+
+  // The hub thread counts appended events; wait for it (bounded by kWait), then check.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  std::string text;
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = Call("GET", "/metrics", viewer_).body;
+    if (text.find("hpd_task_failures_total{state=\"Create\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_THAT(text, HasSubstr("hpd_events_total{source=\"hpdeploy.states\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("hpd_task_failures_total{state=\"Create\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("hpd_state_duration_seconds_bucket{state=\"Prepare\",le=\"1\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("hpd_state_duration_seconds_bucket{state=\"Prepare\",le=\"5\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("hpd_state_duration_seconds_sum{state=\"Prepare\"} 1.5\n"));
 }
 
 TEST_F(RestApiTest, MissingBackendsAnswer503) {
