@@ -611,7 +611,10 @@ class SseHub {
     subscription_ = log_->Subscribe([this](int64_t) { Wake(); });
     heartbeat_state_ = std::make_shared<HeartbeatState>();
     heartbeat_state_->hub = this;
-    ArmHeartbeat(heartbeat_state_);
+    {
+      std::lock_guard lock(heartbeat_state_->mu);
+      ArmHeartbeatLocked(heartbeat_state_);
+    }
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -692,28 +695,27 @@ class SseHub {
     TimerId timer = TimerId::kInvalid;
   };
 
-  void ArmHeartbeat(const std::shared_ptr<HeartbeatState>& state) {
+  // Requires state->mu held and state->hub set. The timer's callback holds state->mu while it
+  // touches the hub and re-arms, and Stop clears state->hub under it: no callback can reach a
+  // stopped hub.
+  void ArmHeartbeatLocked(const std::shared_ptr<HeartbeatState>& state) {
     std::weak_ptr<HeartbeatState> weak = state;
-    const TimerId timer = clock_.ScheduleAfter(heartbeat_, [this, weak] {
+    state->timer = clock_.ScheduleAfter(heartbeat_, [weak] {
       auto s = weak.lock();
       if (!s) return;
-      {
-        std::lock_guard lock(s->mu);
-        if (s->hub == nullptr) return;
-        {
-          std::lock_guard hub_lock(mu_);
-          heartbeat_due_ = true;
-        }
-        cv_.notify_one();
-      }
-      ArmHeartbeat(s);
+      std::lock_guard lock(s->mu);
+      if (s->hub == nullptr) return;
+      s->hub->HeartbeatDue();
+      s->hub->ArmHeartbeatLocked(s);
     });
-    std::lock_guard lock(state->mu);
-    if (state->hub == nullptr) {
-      clock_.Cancel(timer);
-      return;
+  }
+
+  void HeartbeatDue() {
+    {
+      std::lock_guard lock(mu_);
+      heartbeat_due_ = true;
     }
-    state->timer = timer;
+    cv_.notify_one();
   }
 
   void Wake() {

@@ -17,7 +17,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -27,6 +29,8 @@
 
 #include "common/json.h"
 #include "common/status_matchers.h"
+#include "hyperpod/presets.h"
+#include "hyperpod/service.h"
 #include "server/http_server.h"
 #include "store/event_log.h"
 #include "store/token_store.h"
@@ -221,6 +225,50 @@ std::string Request(std::string_view method, std::string_view target, std::strin
   return text;
 }
 
+// The Step Functions API as the service sees it: executions started, described, stopped, and their
+// (empty) histories, kept in memory. What the executions then do reaches the service through the
+// event log, which the tests append to as the engine's publisher would.
+class FakeBackend : public hyperpod::WorkflowBackend {
+ public:
+  StatusOr<json::object> Call(std::string_view action, const json::object& request) override {
+    std::lock_guard lock(mu_);
+    calls_.emplace_back(action);
+    if (action == "StartExecution") {
+      const std::string machine(request.at("stateMachineArn").as_string());
+      const std::string name =
+          request.contains("name") ? std::string(request.at("name").as_string()) : "run";
+      std::string arn = machine;
+      if (const size_t pos = arn.find(":stateMachine:"); pos != std::string::npos) {
+        arn.replace(pos, 14, ":execution:");
+      }
+      arn += ":" + name;
+      executions_[arn] = "RUNNING";
+      return json::object{{"executionArn", arn}, {"startDate", 1.8e9}};
+    }
+    if (action == "DescribeExecution" || action == "StopExecution") {
+      const std::string arn(request.at("executionArn").as_string());
+      auto it = executions_.find(arn);
+      if (it == executions_.end()) {
+        return Named(InvalidArgumentError("Execution Does Not Exist: '" + arn + "'"),
+                     "ExecutionDoesNotExist");
+      }
+      if (action == "StopExecution") {
+        it->second = "ABORTED";
+        return json::object{{"stopDate", 1.8e9}};
+      }
+      return json::object{{"executionArn", arn}, {"status", it->second}, {"startDate", 1.8e9}};
+    }
+    if (action == "GetExecutionHistory") return json::object{{"events", json::array()}};
+    return Named(InvalidArgumentError("unknown action"), "UnknownOperation");
+  }
+  std::string Describe() const override { return "embedded"; }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> calls_;
+  std::map<std::string, std::string> executions_;
+};
+
 class RestApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -251,8 +299,35 @@ class RestApiTest : public ::testing::Test {
     return created.ok() ? created->token : "";
   }
 
+  // A HyperPodService over the fake backend and the test's event log.
+  void OpenService() {
+    auto catalog =
+        hyperpod::ParsePresetCatalog(hyperpod::BuiltinPresetsJson(), "presets.json", nullptr);
+    ASSERT_THAT(catalog, IsOk());
+    catalog_ = std::move(*catalog);
+    hyperpod::ServiceOptions options;
+    options.database = dir_ / "platform.db";
+    options.backend = &backend_;
+    options.events = events_.get();
+    options.presets = &catalog_;
+    options.quotas = [](const std::string&) -> StatusOr<hyperpod::QuotaSnapshot> {
+      return hyperpod::QuotaSnapshot{};
+    };
+    options.clock = &clock_;
+    options.deployment_machine_arn =
+        "arn:aws:states:us-east-1:123456789012:stateMachine:hyperpod-deploy";
+    options.teardown_machine_arn =
+        "arn:aws:states:us-east-1:123456789012:stateMachine:hyperpod-teardown";
+    options.cancel_machine_arn =
+        "arn:aws:states:us-east-1:123456789012:stateMachine:hyperpod-cancel";
+    auto service = hyperpod::HyperPodService::Open(std::move(options));
+    ASSERT_THAT(service, IsOk());
+    service_ = std::move(*service);
+  }
+
   void Start(const std::function<void(RestApiOptions&)>& tweak = {}) {
     RestApiOptions options;
+    options.service = service_.get();
     options.tokens = tokens_.get();
     options.events = events_.get();
     options.clock = &clock_;
@@ -281,6 +356,40 @@ class RestApiTest : public ::testing::Test {
     if (server_) server_->Shutdown(std::chrono::milliseconds(0));
     server_.reset();
     api_.reset();
+    service_.reset();
+  }
+
+  // Opens a stream; returns the client after its head and first chunk have arrived.
+  std::unique_ptr<Client> OpenStream(
+      std::string_view target, std::string_view token,
+      std::vector<std::pair<std::string, std::string>> headers = {}) {
+    auto client = std::make_unique<Client>(server_->port());
+    EXPECT_TRUE(client->Send(Request("GET", target, token, "", std::move(headers))));
+    std::optional<Response> head = client->ReadHead();
+    EXPECT_TRUE(head.has_value());
+    if (!head) return nullptr;
+    EXPECT_EQ(head->status, 200) << target;
+    if (head->status != 200) return nullptr;
+    EXPECT_EQ(head->Header("content-type"), "text/event-stream");
+    EXPECT_EQ(head->Header("cache-control"), "no-cache");
+    EXPECT_EQ(head->Header("x-accel-buffering"), "no");
+    EXPECT_THAT(head->Header("x-request-id"), MatchesRegex("[0-9a-f]{16}"));
+    EXPECT_EQ(client->ReadStreamUntil(": ok\n\n"), "retry: 1000\n\n: ok\n\n");
+    return client;
+  }
+
+  // Appends envelopes as the engine's publisher would; returns them as stored.
+  std::vector<store::StoredEvent> Append(const std::vector<std::string>& envelopes) {
+    std::vector<json::object> objects;
+    for (const std::string& text : envelopes) objects.push_back(J(text).as_object());
+    auto result = events_->Append(objects);
+    EXPECT_THAT(result, IsOk());
+    return result.ok() ? result->appended : std::vector<store::StoredEvent>{};
+  }
+
+  static std::string Frame(const store::StoredEvent& event, std::string_view kind) {
+    return "id: " + std::to_string(event.sequence) + "\nevent: " + std::string(kind) +
+           "\ndata: " + event.envelope + "\n\n";
   }
 
   Response Call(std::string_view method, std::string_view target, std::string_view token,
@@ -323,7 +432,10 @@ class RestApiTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   SimulatedClock clock_{WallTime(std::chrono::seconds(1'800'000'000))};
+  FakeBackend backend_;
+  hyperpod::PresetCatalog catalog_;
   std::unique_ptr<store::EventLog> events_;
+  std::unique_ptr<hyperpod::HyperPodService> service_;
   std::unique_ptr<store::TokenStore> tokens_;
   std::string admin_, deployer_, viewer_;
   std::atomic<bool> ready_{true};
@@ -624,6 +736,67 @@ TEST_F(RestApiTest, IngestAppendsIdempotentlyAndFeedsTheEventMetrics) {
   EXPECT_THAT(text, HasSubstr("hpd_state_duration_seconds_bucket{state=\"Prepare\",le=\"1\"} 0\n"));
   EXPECT_THAT(text, HasSubstr("hpd_state_duration_seconds_bucket{state=\"Prepare\",le=\"5\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("hpd_state_duration_seconds_sum{state=\"Prepare\"} 1.5\n"));
+}
+
+TEST_F(RestApiTest, GlobalStreamStartsLiveAndResumesFromLastEventId) {
+  OpenService();
+  Start();
+  const std::vector<store::StoredEvent> before =
+      Append({Envelope("g-1", "Execution State Entered", R"({"state":"A"})")});
+  ASSERT_EQ(before.size(), 1u);
+
+  // Without Last-Event-ID: live events only.
+  std::unique_ptr<Client> live = OpenStream("/api/v1/hyperpod/events", viewer_);
+  ASSERT_TRUE(live);
+  const std::vector<store::StoredEvent> appended =
+      Append({Envelope("g-2", "Execution State Entered", R"({"state":"B"})"),
+              Envelope("g-3", "Execution State Exited", R"({"state":"B","durationMs":5})")});
+  ASSERT_EQ(appended.size(), 2u);
+  const std::string expected =
+      "retry: 1000\n\n: ok\n\n" + Frame(appended[0], "progress") + Frame(appended[1], "progress");
+  EXPECT_EQ(live->ReadStreamUntil(Frame(appended[1], "progress")), expected);
+
+  // Resuming: everything after the given sequence, then live.
+  std::unique_ptr<Client> resumed =
+      OpenStream("/api/v1/hyperpod/events", viewer_, {{"Last-Event-ID", "1"}});
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->ReadStreamUntil(Frame(appended[1], "progress")), expected);
+  std::unique_ptr<Client> after = OpenStream("/api/v1/hyperpod/events?after=2", viewer_);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->ReadStreamUntil(Frame(appended[1], "progress")),
+            "retry: 1000\n\n: ok\n\n" + Frame(appended[1], "progress"));
+
+  // A status change is a `status` frame.
+  const std::vector<store::StoredEvent> status =
+      Append({R"({"version":"0","id":"g-4",)"
+              R"("detail-type":"Step Functions Execution Status Change","source":"aws.states",)"
+              R"("account":"1","time":"2026-01-01T00:00:00Z","region":"us-east-1","resources":[],)"
+              R"("detail":{"status":"RUNNING"}})"});
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_TRUE(after->ReadStreamUntil(Frame(status[0], "status")).has_value());
+
+  // Heartbeats every 15 s of the (simulated) clock.
+  clock_.Advance(std::chrono::seconds(15));
+  EXPECT_TRUE(after->ReadStreamUntil(": hb\n\n").has_value());
+  EXPECT_EQ(api_->sse_clients(), 3u);
+}
+
+TEST_F(RestApiTest, StreamSlotsAreLimitedAndFreedWhenClientsLeave) {
+  OpenService();
+  Start([](RestApiOptions& o) { o.max_sse_clients = 1; });
+  std::unique_ptr<Client> first = OpenStream("/api/v1/hyperpod/events", viewer_);
+  ASSERT_TRUE(first);
+  ExpectError(Call("GET", "/api/v1/hyperpod/events", viewer_), 503, "BackendUnavailable");
+  EXPECT_THAT(Call("GET", "/metrics", viewer_).body, HasSubstr("\nhpd_sse_clients 1\n"));
+  first.reset();  // the client goes away
+  // The server notices on its next write (a heartbeat) or read; wait for the slot, bounded.
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (api_->sse_clients() != 0 && std::chrono::steady_clock::now() < deadline) {
+    clock_.Advance(std::chrono::seconds(15));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(api_->sse_clients(), 0u);
+  EXPECT_TRUE(OpenStream("/api/v1/hyperpod/events", viewer_) != nullptr);
 }
 
 TEST_F(RestApiTest, MissingBackendsAnswer503) {
