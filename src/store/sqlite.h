@@ -78,6 +78,10 @@ class Statement {
     return Bind(index, std::string_view(text));
   }
   Statement& Bind(int index, const std::optional<std::string>& text);
+  // Text is bound without a copy, so it must outlive the statement's next Step: a temporary
+  // would dangle. Name it first.
+  Statement& Bind(int index, std::string&& text) = delete;
+  Statement& Bind(int index, std::optional<std::string>&& text) = delete;
 
   // Steps once: true while a row is available, false when done. An error is returned as a
   // Status (kAlreadyExists for a constraint violation, kUnavailable for a busy or full disk,
