@@ -216,21 +216,7 @@ Status PutParameter(const HandlerEnvironment& env, const sandbox::Faults& faults
 
 StatusOr<QuotaSnapshot> FetchQuotas(const HandlerEnvironment& env, const LambdaContext& context,
                                     const sandbox::CallContext& cloud) {
-  QuotaSnapshot snapshot;
-  auto quotas =
-      WithRetries(env, context, [&] { return env.cloud->ListServiceQuotas(cloud, "sagemaker"); });
-  if (!quotas.ok()) return quotas.status();
-  for (const sandbox::ServiceQuota& quota : *quotas) {
-    snapshot.quotas_by_name[quota.quota_name] = quota.value;
-  }
-  auto usage = WithRetries(env, context, [&] { return env.cloud->GetHyperPodUsage(cloud); });
-  if (!usage.ok()) return usage.status();
-  for (const auto& [type, count] : usage->by_instance_type) {
-    snapshot.usage_by_type[type] = static_cast<int>(count);
-  }
-  snapshot.total_usage = static_cast<int>(usage->total);
-  snapshot.available = true;
-  return snapshot;
+  return WithRetries(env, context, [&] { return ReadQuotaSnapshot(*env.cloud, cloud); });
 }
 
 StatusOr<json::value> PrepareDeploymentConfig(const HandlerEnvironment& env,
@@ -915,6 +901,24 @@ Status RegisterHandlers(engine::LocalFunctions& functions, const HandlerEnvironm
     if (!status.ok()) return status;
   }
   return Status::Ok();
+}
+
+StatusOr<QuotaSnapshot> ReadQuotaSnapshot(sandbox::Account& cloud,
+                                          const sandbox::CallContext& context) {
+  QuotaSnapshot snapshot;
+  auto quotas = cloud.ListServiceQuotas(context, "sagemaker");
+  if (!quotas.ok()) return quotas.status();
+  for (const sandbox::ServiceQuota& quota : *quotas) {
+    snapshot.quotas_by_name[quota.quota_name] = quota.value;
+  }
+  auto usage = cloud.GetHyperPodUsage(context);
+  if (!usage.ok()) return usage.status();
+  for (const auto& [type, count] : usage->by_instance_type) {
+    snapshot.usage_by_type[type] = static_cast<int>(count);
+  }
+  snapshot.total_usage = static_cast<int>(usage->total);
+  snapshot.available = true;
+  return snapshot;
 }
 
 }  // namespace hpd::hyperpod

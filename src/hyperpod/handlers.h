@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "engine/local_functions.h"
+#include "hyperpod/guardrails.h"
 #include "hyperpod/presets.h"
 #include "sandbox/account.h"
 #include "store/object_store.h"
@@ -53,6 +54,12 @@ inline constexpr char kCleanupOnFailure[] = "CleanupOnFailure";
 inline constexpr char kRecordFailure[] = "RecordFailure";
 inline constexpr char kPrepareTeardown[] = "PrepareTeardown";
 inline constexpr char kFinalizeTeardown[] = "FinalizeTeardown";
+
+// The sagemaker quotas and the account's HyperPod usage in `context`'s region, read once (no
+// retries): what PrepareDeploymentConfig's quota guardrails compare, and what the platform's
+// Validate shows before anything starts.
+[[nodiscard]] StatusOr<QuotaSnapshot> ReadQuotaSnapshot(sandbox::Account& cloud,
+                                                        const sandbox::CallContext& context);
 
 // Registers the seven handlers. kAlreadyExists when a name is taken.
 [[nodiscard]] Status RegisterHandlers(engine::LocalFunctions& functions,
