@@ -10,7 +10,7 @@
 // Results are JSON objects shaped as docs/openapi.yaml's schemas (Deployment, DeploymentList,
 // ValidationReport, ...). Errors are Statuses whose error_name() is the API error code:
 //   InvalidRequest (kInvalidArgument; `fields` says which members are wrong),
-//   GuardrailViolation (kFailedPrecondition; the report is in the message's companion `details`),
+//   GuardrailViolation (kFailedPrecondition; the guardrail report comes back in `details`),
 //   DeploymentNotFound (kNotFound; also for a deployment the caller may not see),
 //   Forbidden (kPermissionDenied), JobAlreadyExists / IdempotencyKeyReused (kAlreadyExists),
 //   DeploymentNotRunning / TeardownNotAllowed (kFailedPrecondition),
@@ -84,7 +84,8 @@ struct ServiceOptions {
   // The execution ARN prefix of each machine: arn:aws:states:R:A:execution:<machine>:
   // is derived from the machine ARN.
   int64_t default_timeout_seconds = 3600;
-  int64_t max_timeout_seconds = 6 * 3600;
+  // Bounds of timeoutSeconds: kMinTimeoutSeconds (guardrails.h) to this.
+  int64_t max_timeout_seconds = kMaxTimeoutSeconds;
   std::string config_bucket = "perf-eval-hyperpod-config";
   std::string parameter_prefix = "/perf-eval/hyperpod";
 };
