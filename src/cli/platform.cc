@@ -14,6 +14,7 @@
 #include "asl/substitutions.h"
 #include "common/json.h"
 #include "hyperpod/handlers.h"
+#include "hyperpod/progress_events.h"
 
 namespace hpd::cli {
 namespace {
@@ -65,7 +66,10 @@ Status Unavailable(const std::filesystem::path& dir, const std::error_code& erro
 Platform::Platform(PlatformOptions options) : options_(std::move(options)) {}
 
 Platform::~Platform() {
-  runtime_.reset();  // cancels running tasks; journals what is pending
+  runtime_.reset();  // cancels running tasks; journals what is pending (and publishes it)
+  publisher_ptr_.store(nullptr);
+  if (publisher_) publisher_->Stop();
+  publisher_.reset();
   api_.reset();
   if (journal_) journal_->Close();
 }
@@ -95,6 +99,14 @@ StatusOr<std::unique_ptr<Platform>> Platform::Open(PlatformOptions options) {
                        store::ParameterStore::Open(dir / "parameters.db", p->clock_));
   HPD_ASSIGN_OR_RETURN(p->objects_, store::ObjectStore::Open(dir / "objects", p->clock_));
   HPD_ASSIGN_OR_RETURN(p->logs_, store::LogStore::Open(dir / "logs.db", p->clock_));
+  HPD_ASSIGN_OR_RETURN(p->events_, store::EventLog::Open(dir / store::EventLog::kFileName));
+  Platform* raw = p.get();
+  p->logs_->SetAppendObserver(
+      [raw](const std::string& group, const std::string& stream, int64_t last_sequence) {
+        if (engine::EventPublisher* publisher = raw->publisher_ptr_.load()) {
+          publisher->NotifyLog(group, stream, last_sequence);
+        }
+      });
   HPD_ASSIGN_OR_RETURN(p->sandbox_,
                        sandbox::Account::Open(dir / "sandbox", p->clock_, o.time_scale));
 
@@ -167,10 +179,24 @@ StatusOr<std::unique_ptr<Platform>> Platform::Open(PlatformOptions options) {
   runtime.time_scale = o.time_scale;
   runtime.workers = o.workers;
   runtime.task_runners = {p->runner_.get()};
+  runtime.on_commit = [raw](const std::vector<std::string>& execution_arns) {
+    if (engine::EventPublisher* publisher = raw->publisher_ptr_.load()) {
+      for (const std::string& arn : execution_arns) publisher->Notify(arn);
+    }
+  };
   StatusOr<std::unique_ptr<engine::Runtime>> opened =
       engine::Runtime::Open(*p->journal_, *p->functions_, p->clock_, runtime);
   if (!opened.ok()) return opened.status();
   p->runtime_ = std::move(*opened);
+  engine::EventPublisherOptions publishing;
+  publishing.region = o.region;
+  publishing.account_id = o.account_id;
+  publishing.tasks_root = dir / "tasks";
+  publishing.domain_events = hyperpod::HyperPodDomainEvents;
+  p->publisher_ = std::make_unique<engine::EventPublisher>(*p->events_, *p->journal_, *p->runtime_,
+                                                           p->logs_.get(), p->clock_, publishing);
+  p->publisher_ptr_.store(p->publisher_.get());
+  HPD_RETURN_IF_ERROR(p->publisher_->Start());
   p->api_ = std::make_unique<server::StepFunctionsApi>(
       *p->journal_, *p->runtime_, p->clock_,
       server::StepFunctionsApiOptions{"aws", o.region, o.account_id});
@@ -181,6 +207,9 @@ StatusOr<std::unique_ptr<Platform>> Platform::Open(PlatformOptions options) {
   if (!teardown.ok()) return teardown.status();
   HPD_RETURN_IF_ERROR(p->EnsureStateMachine(kDeploymentMachine, *deployment));
   HPD_RETURN_IF_ERROR(p->EnsureStateMachine(kTeardownMachine, *teardown));
+  StatusOr<std::string> cancel = Substituted(CancelDefinitionText());
+  if (!cancel.ok()) return cancel.status();
+  HPD_RETURN_IF_ERROR(p->EnsureStateMachine(kCancelMachine, *cancel));
   return p;
 }
 
@@ -211,9 +240,14 @@ StatusOr<json::object> Platform::Call(std::string_view action, const json::objec
   return std::move(parsed->as_object());
 }
 
-std::string Platform::MachineArn(std::string_view name) const {
-  return "arn:aws:states:" + options_.region + ":" + options_.account_id +
+std::string StateMachineArn(std::string_view region, std::string_view account_id,
+                            std::string_view name) {
+  return "arn:aws:states:" + std::string(region) + ":" + std::string(account_id) +
          ":stateMachine:" + std::string(name);
+}
+
+std::string Platform::MachineArn(std::string_view name) const {
+  return StateMachineArn(options_.region, options_.account_id, name);
 }
 
 std::string Platform::ExecutionArn(std::string_view machine, std::string_view name) const {

@@ -11,9 +11,12 @@
 //   logs.db                log groups and streams (the containers' output)
 //   sandbox/               the simulated AWS account
 //   tasks/                 the container runner's task directories and index
+//   events.db              the event log: status changes, progress and log lines as EventBridge
+//                          events (store/event_log.h), published from the journal and log store
 #ifndef HPD_CLI_PLATFORM_H_
 #define HPD_CLI_PLATFORM_H_
 
+#include <atomic>
 #include <boost/json/object.hpp>
 #include <filesystem>
 #include <functional>
@@ -24,11 +27,13 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "engine/container_runner.h"
+#include "engine/event_publisher.h"
 #include "engine/local_functions.h"
 #include "engine/runtime.h"
 #include "hyperpod/presets.h"
 #include "sandbox/account.h"
 #include "server/step_functions_api.h"
+#include "store/event_log.h"
 #include "store/journal.h"
 #include "store/log_store.h"
 #include "store/object_store.h"
@@ -39,6 +44,12 @@ namespace hpd::cli {
 // The state machines' names (in the Step Functions account of the platform).
 inline constexpr char kDeploymentMachine[] = "hyperpod-deployment";
 inline constexpr char kTeardownMachine[] = "hyperpod-teardown";
+// Cleans up after a cancelled (stopped) deployment: docs/hyperpod_cancel.asl.json.
+inline constexpr char kCancelMachine[] = "hyperpod-cancel";
+
+// arn:aws:states:<region>:<account>:stateMachine:<name>
+std::string StateMachineArn(std::string_view region, std::string_view account_id,
+                            std::string_view name);
 
 struct PlatformOptions {
   std::filesystem::path data_dir = "hpdeploy-data";
@@ -80,6 +91,9 @@ class Platform {
   store::ObjectStore& objects() { return *objects_; }
   store::LogStore& logs() { return *logs_; }
   sandbox::Account& sandbox() { return *sandbox_; }
+  store::EventLog& events() { return *events_; }
+  // Blocks until every commit so far is in the event log.
+  void FlushEvents() { publisher_->Flush(); }
   const hyperpod::PresetCatalog& presets() const { return *presets_; }
   std::string MachineArn(std::string_view name) const;
   std::string ExecutionArn(std::string_view machine, std::string_view name) const;
@@ -100,6 +114,11 @@ class Platform {
   std::unique_ptr<store::Journal> journal_;
   std::unique_ptr<engine::Runtime> runtime_;
   std::unique_ptr<server::StepFunctionsApi> api_;
+  std::unique_ptr<store::EventLog> events_;
+  // Set once the runtime is open; the runtime's and log store's notifications before then are
+  // caught up by its Start.
+  std::atomic<engine::EventPublisher*> publisher_ptr_{nullptr};
+  std::unique_ptr<engine::EventPublisher> publisher_;
 };
 
 // Read-only access to a data dir another process may be running: the journal (histories
@@ -138,6 +157,9 @@ class PlatformView {
 // The definitions and files built into hpdeploy (from docs/ and deploy/local/).
 std::string_view DeploymentDefinitionText();
 std::string_view TeardownDefinitionText();
+std::string_view CancelDefinitionText();
+// docs/openapi.yaml, served at /api/v1/openapi.yaml.
+std::string_view OpenApiText();
 std::string_view DefinitionSubstitutionsText();
 std::string_view LocalTaskDefinitionsText();
 

@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/platform.h"
+#include "cli/platform_backend.h"
 #include "common/clock.h"
 #include "common/rfc3339.h"
 #include "common/status.h"
@@ -48,7 +49,30 @@ struct ServeOptions {
   std::string witness_log;       // register the witness functions, logging here
   std::string presets_file;      // extra HyperPod presets
   bool exit_when_idle = false;
+  // The platform backend (REST API, events, webhooks).
+  std::string workflow_endpoint;  // the Step Functions API to drive; "" for the embedded engine
+  std::string sandbox_data_dir;   // with workflow_endpoint: whose sandbox answers quota reads
+  std::string event_target;       // forward every event here (an EventBridge API destination)
+  double rate_limit_per_second = 20;
+  double rate_limit_burst = 40;
+  int webhook_max_attempts = 12;
+  int64_t webhook_initial_backoff_ms = 1000;
+  int64_t webhook_max_backoff_ms = 60000;
 };
+
+// Splits "ID:SECRET"; false when either half is empty.
+bool SplitKey(std::string_view key, std::string* id, std::string* secret) {
+  const size_t colon = key.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == key.size()) return false;
+  *id = std::string(key.substr(0, colon));
+  *secret = std::string(key.substr(colon + 1));
+  return true;
+}
+
+std::string EnvOr(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
+}
 
 // One structured log line (JSON) on stderr.
 void Log(std::string_view level, std::string_view message, std::string_view fields = "") {
@@ -71,6 +95,26 @@ std::string Quoted(std::string_view text) {
     out += c;
   }
   return out + "\"";
+}
+
+BackendOptions BackendOptionsFrom(const ServeOptions& options) {
+  BackendOptions backend;
+  backend.data_dir = options.data_dir;
+  backend.region = options.region;
+  backend.account_id = options.account_id;
+  backend.presets_file = options.presets_file;
+  backend.workflow_endpoint = options.workflow_endpoint;
+  // A loopback `hpdeploy serve` accepts any signed request; AWS needs real keys.
+  backend.workflow_access_key = EnvOr("HPD_WORKFLOW_ACCESS_KEY", "hpdeploy:hpdeploy");
+  backend.sandbox_data_dir = options.sandbox_data_dir;
+  backend.event_target = options.event_target;
+  backend.event_target_token = EnvOr("HPD_EVENT_TARGET_TOKEN", "");
+  backend.rate_limit_per_second = options.rate_limit_per_second;
+  backend.rate_limit_burst = options.rate_limit_burst;
+  backend.webhooks.max_attempts = options.webhook_max_attempts;
+  backend.webhooks.initial_backoff = std::chrono::milliseconds(options.webhook_initial_backoff_ms);
+  backend.webhooks.max_backoff = std::chrono::milliseconds(options.webhook_max_backoff_ms);
+  return backend;
 }
 
 bool IsLoopback(std::string_view host) {
@@ -116,12 +160,28 @@ int Serve(const ServeOptions& options) {
     }
   }
   for (const std::string& key : key_texts) {
-    const size_t colon = key.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == key.size()) {
+    std::string id;
+    std::string secret;
+    if (!SplitKey(key, &id, &secret)) {
       std::cerr << "hpdeploy serve: --access-key must be ACCESS_KEY_ID:SECRET\n";
       return kExitUsage;
     }
-    keys.push_back({key.substr(0, colon), key.substr(colon + 1), ""});
+    keys.push_back({id, secret, ""});
+  }
+  if (!options.sandbox_data_dir.empty() && options.workflow_endpoint.empty()) {
+    std::cerr << "hpdeploy serve: --sandbox-data-dir goes with --workflow-endpoint (the embedded "
+                 "engine reads its own sandbox)\n";
+    return kExitUsage;
+  }
+  if (!options.event_target.empty() && !options.workflow_endpoint.empty()) {
+    std::cerr << "hpdeploy serve: --event-target forwards the events of this server's engine; "
+                 "with --workflow-endpoint it runs none\n";
+    return kExitUsage;
+  }
+  if (!options.event_target.empty() && std::getenv("HPD_EVENT_TARGET_TOKEN") == nullptr) {
+    std::cerr << "hpdeploy serve: --event-target needs HPD_EVENT_TARGET_TOKEN, a token of the "
+                 "target with the admin role (POST /api/v1/events)\n";
+    return kExitUsage;
   }
   if (!loopback && keys.empty()) {
     std::cerr << "hpdeploy serve: listening on " << options.host
@@ -154,54 +214,60 @@ int Serve(const ServeOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const auto recovery_start = std::chrono::steady_clock::now();
-  PlatformOptions platform_options;
-  platform_options.data_dir = options.data_dir;
-  platform_options.time_scale = options.time_scale;
-  platform_options.workers = options.workers;
-  platform_options.region = options.region;
-  platform_options.account_id = options.account_id;
-  platform_options.presets_file = options.presets_file;
-  platform_options.extra_functions = [&options](engine::LocalFunctions& functions) -> Status {
-    HPD_RETURN_IF_ERROR(engine::RegisterBenchFunctions(functions));
-    if (!options.corpus_functions.empty()) {
-      StatusOr<size_t> registered =
-          engine::RegisterCorpusFunctions(functions, options.corpus_functions);
-      if (!registered.ok()) return registered.status();
-      Log("info", "corpus functions",
-          "\"cases_dir\":" + Quoted(options.corpus_functions) +
-              ",\"functions\":" + std::to_string(*registered));
+  // The embedded engine, unless this server drives another's Step Functions API.
+  std::unique_ptr<Platform> platform;
+  if (options.workflow_endpoint.empty()) {
+    PlatformOptions platform_options;
+    platform_options.data_dir = options.data_dir;
+    platform_options.time_scale = options.time_scale;
+    platform_options.workers = options.workers;
+    platform_options.region = options.region;
+    platform_options.account_id = options.account_id;
+    platform_options.presets_file = options.presets_file;
+    platform_options.extra_functions = [&options](engine::LocalFunctions& functions) -> Status {
+      HPD_RETURN_IF_ERROR(engine::RegisterBenchFunctions(functions));
+      if (!options.corpus_functions.empty()) {
+        StatusOr<size_t> registered =
+            engine::RegisterCorpusFunctions(functions, options.corpus_functions);
+        if (!registered.ok()) return registered.status();
+        Log("info", "corpus functions",
+            "\"cases_dir\":" + Quoted(options.corpus_functions) +
+                ",\"functions\":" + std::to_string(*registered));
+      }
+      if (!options.witness_log.empty()) {
+        HPD_RETURN_IF_ERROR(engine::RegisterWitnessFunctions(functions, options.witness_log));
+      }
+      return Status::Ok();
+    };
+    StatusOr<std::unique_ptr<Platform>> opened = Platform::Open(std::move(platform_options));
+    if (!opened.ok()) {
+      std::cerr << "hpdeploy serve: " << opened.status().message() << "\n";
+      // An unusable or busy data dir, a bad option: usage. Anything else (a journal that cannot
+      // be recovered, a corpus that cannot be served): the command failed.
+      const StatusCode code = opened.status().code();
+      return code == StatusCode::kUnavailable || code == StatusCode::kFailedPrecondition ||
+                     code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound
+                 ? kExitUsage
+                 : kExitFailure;
     }
-    if (!options.witness_log.empty()) {
-      HPD_RETURN_IF_ERROR(engine::RegisterWitnessFunctions(functions, options.witness_log));
+    platform = std::move(*opened);
+    const auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - recovery_start)
+                                 .count();
+    const engine::RecoveryReport& recovered = platform->runtime().recovery();
+    for (const std::string& failure : recovered.failed) {
+      Log("error", "an execution could not be recovered", "\"detail\":" + Quoted(failure));
     }
-    return Status::Ok();
-  };
-  StatusOr<std::unique_ptr<Platform>> platform = Platform::Open(std::move(platform_options));
-  if (!platform.ok()) {
-    std::cerr << "hpdeploy serve: " << platform.status().message() << "\n";
-    // An unusable or busy data dir, a bad option: usage. Anything else (a journal that cannot
-    // be recovered, a corpus that cannot be served): the command failed.
-    const StatusCode code = platform.status().code();
-    return code == StatusCode::kUnavailable || code == StatusCode::kFailedPrecondition ||
-                   code == StatusCode::kInvalidArgument || code == StatusCode::kNotFound
-               ? kExitUsage
-               : kExitFailure;
+    Log("info", "recovered",
+        "\"executions\":" + std::to_string(recovered.executions) +
+            ",\"calls\":" + std::to_string(recovered.calls) +
+            ",\"tasks_redispatched\":" + std::to_string(recovered.tasks_redispatched) +
+            ",\"timers_rearmed\":" + std::to_string(recovered.timers_rearmed) +
+            ",\"ms\":" + std::to_string(recovery_ms));
   }
-  Clock& clock = (*platform)->clock();
-  const auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now() - recovery_start)
-                               .count();
-  const engine::RecoveryReport& recovered = (*platform)->runtime().recovery();
-  for (const std::string& failure : recovered.failed) {
-    Log("error", "an execution could not be recovered", "\"detail\":" + Quoted(failure));
-  }
-  Log("info", "recovered",
-      "\"executions\":" + std::to_string(recovered.executions) +
-          ",\"calls\":" + std::to_string(recovered.calls) +
-          ",\"tasks_redispatched\":" + std::to_string(recovered.tasks_redispatched) +
-          ",\"timers_rearmed\":" + std::to_string(recovered.timers_rearmed) +
-          ",\"ms\":" + std::to_string(recovery_ms));
-  server::StepFunctionsApi& api = (*platform)->api();
+  SystemClock system_clock;
+  Clock& clock = platform ? platform->clock() : system_clock;
+
   std::shared_ptr<const server::SigV4Verifier> verifier;
   if (!keys.empty()) {
     server::SigV4Options sigv4;
@@ -214,19 +280,36 @@ int Serve(const ServeOptions& options) {
     }
     verifier = std::make_shared<const server::SigV4Verifier>(std::move(*created));
   }
-  server::AwsJsonEndpointOptions endpoint;
-  endpoint.error_namespace = std::string(server::kStepFunctionsErrorNamespace);
-  endpoint.authenticate = Authenticator(verifier);
-  server::HttpHandler handler = server::MakeAwsJsonHandler(
-      std::move(endpoint),
-      [&api](std::string_view action, std::string body, server::AwsJsonReply reply) {
-        api.Call(action, std::move(body), std::move(reply));
-      });
+
+  StatusOr<std::unique_ptr<PlatformBackend>> backend =
+      PlatformBackend::Open(BackendOptionsFrom(options), platform.get(), clock);
+  if (!backend.ok()) {
+    std::cerr << "hpdeploy serve: " << backend.status().message() << "\n";
+    return backend.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+  }
+
+  server::HttpHandler sfn_handler;
+  if (platform) {
+    server::StepFunctionsApi& api = platform->api();
+    server::AwsJsonEndpointOptions endpoint;
+    endpoint.error_namespace = std::string(server::kStepFunctionsErrorNamespace);
+    endpoint.authenticate = Authenticator(verifier);
+    sfn_handler = server::MakeAwsJsonHandler(
+        std::move(endpoint),
+        [&api](std::string_view action, std::string body, server::AwsJsonReply reply) {
+          api.Call(action, std::move(body), std::move(reply));
+        });
+  }
+  server::HttpHandler handler = RouteRequests(std::move(sfn_handler), (*backend)->rest());
 
   server::HttpServerOptions http;
   http.host = options.host;
   http.port = options.port;
   http.threads = options.http_threads;
+  server::RestApi& rest = (*backend)->rest();
+  http.error_response = [&rest](int status, std::string_view message) {
+    return rest.ServerErrorResponse(status, message);
+  };
   StatusOr<std::unique_ptr<server::HttpServer>> server =
       server::HttpServer::Start(http, std::move(handler));
   if (!server.ok()) {
@@ -236,7 +319,8 @@ int Serve(const ServeOptions& options) {
   const std::string url = "http://" + options.host + ":" + std::to_string((*server)->port());
   Log("info", "ready",
       "\"url\":" + Quoted(url) + ",\"data_dir\":" + Quoted(options.data_dir) +
-          ",\"auth\":" + (verifier ? "\"sigv4\"" : "\"any-signed (loopback)\""));
+          ",\"auth\":" + (verifier ? "\"sigv4\"" : "\"any-signed (loopback)\"") +
+          ",\"backend\":" + Quoted((*backend)->workflow().Describe()));
   std::cout << "hpdeploy serve: listening on " << url << std::endl;
 
   int signal_number = 0;
@@ -249,7 +333,7 @@ int Serve(const ServeOptions& options) {
         signal_number = got;
         break;
       }
-      if ((*platform)->runtime().open_executions() == 0) {
+      if (platform == nullptr || platform->runtime().open_executions() == 0) {
         Log("info", "idle: no open executions left");
         signal_number = SIGTERM;
         break;
@@ -261,7 +345,9 @@ int Serve(const ServeOptions& options) {
   Log("info", "shutting down",
       "\"signal\":" + Quoted(signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   (*server)->Shutdown(std::chrono::seconds(5));  // stop accepting; answer what is in progress
-  platform->reset();  // cancels running tasks, journals what is pending, closes the journal
+  (*backend)->Shutdown();                        // ends event streams; stops webhook deliveries
+  backend->reset();
+  platform.reset();  // cancels running tasks, journals what is pending, closes the journal
   Log("info", "stopped");
   return kExitOk;
 }
@@ -315,6 +401,42 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
       ->option_text("FILE");
   cmd->add_option("--presets", options->presets_file,
                   "A JSON file of HyperPod presets extending or replacing the built-in ones");
+  cmd->add_option("--workflow-endpoint", options->workflow_endpoint,
+                  "Run no engine here: drive the Step Functions API at URL (another `hpdeploy "
+                  "serve`, or AWS) over HTTP, SigV4-signed with HPD_WORKFLOW_ACCESS_KEY=ID:SECRET "
+                  "(default hpdeploy:hpdeploy, which a loopback hpdeploy serve accepts). Status "
+                  "changes arrive from that server's --event-target, never by polling")
+      ->option_text("URL");
+  cmd->add_option("--sandbox-data-dir", options->sandbox_data_dir,
+                  "With --workflow-endpoint: the engine server's data dir, whose sandbox account "
+                  "answers the quota guardrails of validate and create")
+      ->option_text("DIR");
+  cmd->add_option("--event-target", options->event_target,
+                  "Also deliver every event of this server to URL (the platform backend's POST "
+                  "/api/v1/events), as an EventBridge rule with an API destination would, with "
+                  "the token HPD_EVENT_TARGET_TOKEN (admin role there); durable, in order, "
+                  "retried")
+      ->option_text("URL");
+  cmd->add_option("--rate-limit-per-second", options->rate_limit_per_second,
+                  "REST API requests per second per token (token bucket refill)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--rate-limit-burst", options->rate_limit_burst,
+                  "REST API requests a token may make at once (token bucket size)")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e9));
+  cmd->add_option("--webhook-max-attempts", options->webhook_max_attempts,
+                  "Delivery attempts of one event to one webhook before it is dead-lettered")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--webhook-initial-backoff-ms", options->webhook_initial_backoff_ms,
+                  "Backoff before the second attempt; doubles per attempt (full jitter)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+  cmd->add_option("--webhook-max-backoff-ms", options->webhook_max_backoff_ms,
+                  "The longest backoff between attempts")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{86400000}));
   cmd->add_flag("--exit-when-idle", options->exit_when_idle,
                 "Exit (as on SIGTERM) once no execution is left open, checked each second: how "
                 "`hpdeploy deploy --no-follow` runs a deployment in the background");

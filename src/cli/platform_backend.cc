@@ -1,0 +1,160 @@
+#include "cli/platform_backend.h"
+
+#include <boost/json/serialize.hpp>
+#include <utility>
+
+#include "aws/sfn_client.h"
+#include "cli/workflow_backends.h"
+#include "hyperpod/handlers.h"
+
+namespace hpd::cli {
+namespace {
+
+namespace json = boost::json;
+
+bool StartsWith(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<PlatformBackend>> PlatformBackend::Open(BackendOptions options,
+                                                                 Platform* platform, Clock& clock) {
+  std::unique_ptr<PlatformBackend> b(new PlatformBackend());
+  const std::filesystem::path& dir = options.data_dir;
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return UnavailableError("cannot create the data dir " + dir.string() + ": " + error.message());
+  }
+  if (platform != nullptr) {
+    b->events_ = &platform->events();
+  } else {
+    HPD_ASSIGN_OR_RETURN(b->own_events_, store::EventLog::Open(dir / store::EventLog::kFileName));
+    b->events_ = b->own_events_.get();
+  }
+  HPD_ASSIGN_OR_RETURN(b->tokens_,
+                       store::TokenStore::Open(dir / store::TokenStore::kFileName, clock));
+
+  hyperpod::ServiceOptions service;
+  service.database = dir / "platform.db";
+  service.events = b->events_;
+  service.clock = &clock;
+  service.deployment_machine_arn =
+      StateMachineArn(options.region, options.account_id, kDeploymentMachine);
+  service.teardown_machine_arn =
+      StateMachineArn(options.region, options.account_id, kTeardownMachine);
+  service.cancel_machine_arn = StateMachineArn(options.region, options.account_id, kCancelMachine);
+  sandbox::Account* quota_account = nullptr;
+  if (platform != nullptr) {
+    b->workflow_ = std::make_unique<EmbeddedWorkflow>(*platform);
+    service.presets = &platform->presets();
+    quota_account = &platform->sandbox();
+  } else {
+    std::string id;
+    std::string secret;
+    const size_t colon = options.workflow_access_key.find(':');
+    if (colon == std::string::npos || colon == 0 ||
+        colon + 1 == options.workflow_access_key.size()) {
+      return InvalidArgumentError("HPD_WORKFLOW_ACCESS_KEY must be ACCESS_KEY_ID:SECRET");
+    }
+    aws::SfnClientOptions client;
+    client.endpoint = options.workflow_endpoint;
+    client.region = options.region;
+    client.access_key_id = options.workflow_access_key.substr(0, colon);
+    client.secret_access_key = options.workflow_access_key.substr(colon + 1);
+    StatusOr<std::unique_ptr<aws::SfnClient>> created = aws::SfnClient::Create(client);
+    if (!created.ok()) return created.status().WithContext("--workflow-endpoint");
+    b->workflow_ =
+        std::make_unique<StepFunctionsWorkflow>(std::move(*created), options.workflow_endpoint);
+    StatusOr<hyperpod::PresetCatalog> presets = hyperpod::LoadPresets(
+        options.presets_file.empty() ? std::nullopt
+                                     : std::optional<std::filesystem::path>(options.presets_file));
+    if (!presets.ok()) return presets.status();
+    b->presets_ = std::make_unique<hyperpod::PresetCatalog>(std::move(*presets));
+    service.presets = b->presets_.get();
+    if (!options.sandbox_data_dir.empty()) {
+      HPD_ASSIGN_OR_RETURN(
+          b->quota_account_,
+          sandbox::Account::Open(options.sandbox_data_dir / "sandbox", clock, std::nullopt));
+      quota_account = b->quota_account_.get();
+    }
+  }
+  service.backend = b->workflow_.get();
+  if (quota_account != nullptr) {
+    service.quotas = [quota_account](const std::string& region) {
+      return hyperpod::ReadQuotaSnapshot(*quota_account, sandbox::CallContext{region, ""});
+    };
+  }
+  HPD_ASSIGN_OR_RETURN(b->service_, hyperpod::HyperPodService::Open(std::move(service)));
+
+  HPD_ASSIGN_OR_RETURN(
+      b->delivery_, server::EventDelivery::Open(dir / server::EventDelivery::kFileName, *b->events_,
+                                                clock, options.webhooks));
+  if (!options.event_target.empty()) {
+    server::WebhookSpec target;
+    target.url = options.event_target;
+    target.bearer_token = options.event_target_token;
+    target.description = "event target: every event, as an EventBridge API destination";
+    StatusOr<server::Webhook> ensured =
+        b->delivery_->Ensure("event-target", target, /*start_after=*/0, "hpdeploy serve");
+    if (!ensured.ok()) return ensured.status().WithContext("--event-target");
+  }
+  HPD_RETURN_IF_ERROR(b->delivery_->Start());
+
+  server::RestApiOptions rest;
+  rest.service = b->service_.get();
+  rest.events = b->events_;
+  rest.tokens = b->tokens_.get();
+  rest.webhooks = b->delivery_.get();
+  rest.clock = &clock;
+  rest.openapi_yaml = std::string(OpenApiText());
+  rest.backend_description = b->workflow_->Describe();
+  rest.rate_limit_per_second = options.rate_limit_per_second;
+  rest.rate_limit_burst = options.rate_limit_burst;
+  rest.audit_db = dir / "audit.db";
+  HPD_ASSIGN_OR_RETURN(b->rest_, server::RestApi::Create(std::move(rest)));
+
+  // Scrape-time gauges: deployments by status, webhook deliveries.
+  hyperpod::HyperPodService* service_ptr = b->service_.get();
+  server::EventDelivery* delivery_ptr = b->delivery_.get();
+  server::MetricsRegistry& metrics = b->rest_->metrics();
+  server::MetricFamily* deployments =
+      metrics.Gauge("hpd_deployments", "HyperPod deployments by execution status", {"status"});
+  server::MetricFamily* deliveries = metrics.Gauge(
+      "hpd_webhook_deliveries", "Webhook delivery attempts by outcome, since the data dir was made",
+      {"outcome"});
+  metrics.AddCollector([service_ptr, delivery_ptr, deployments, deliveries] {
+    for (const auto& [status, count] : service_ptr->CountByStatus()) {
+      deployments->Set({status}, static_cast<double>(count));
+    }
+    const server::DeliveryStats stats = delivery_ptr->Stats();
+    deliveries->Set({"delivered"}, static_cast<double>(stats.delivered));
+    deliveries->Set({"failed"}, static_cast<double>(stats.failed_attempts));
+    deliveries->Set({"dead_letter"}, static_cast<double>(stats.dead_lettered));
+  });
+  return b;
+}
+
+PlatformBackend::~PlatformBackend() { Shutdown(); }
+
+void PlatformBackend::Shutdown() {
+  if (rest_) rest_->Shutdown();
+  if (delivery_) delivery_->Stop();
+}
+
+server::HttpHandler RouteRequests(server::HttpHandler step_functions, server::RestApi& rest) {
+  return [step_functions = std::move(step_functions), &rest](server::HttpRequest request,
+                                                             server::HttpResponder respond) {
+    const std::string_view target = request.target;
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (StartsWith(path, "/api/") || path == "/api" || path == "/healthz" || path == "/readyz" ||
+        path == "/metrics" || !step_functions) {
+      rest.Handle(std::move(request), std::move(respond));
+      return;
+    }
+    step_functions(std::move(request), std::move(respond));
+  };
+}
+
+}  // namespace hpd::cli
