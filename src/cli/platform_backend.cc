@@ -121,17 +121,20 @@ StatusOr<std::unique_ptr<PlatformBackend>> PlatformBackend::Open(BackendOptions 
   server::MetricsRegistry& metrics = b->rest_->metrics();
   server::MetricFamily* deployments =
       metrics.Gauge("hpd_deployments", "HyperPod deployments by execution status", {"status"});
-  server::MetricFamily* deliveries = metrics.Gauge(
-      "hpd_webhook_deliveries", "Webhook delivery attempts by outcome, since the data dir was made",
-      {"outcome"});
+  server::MetricFamily* deliveries = metrics.Counter(
+      "hpd_webhook_deliveries_total", "Webhook delivery attempts by outcome", {"outcome"});
   metrics.AddCollector([service_ptr, delivery_ptr, deployments, deliveries] {
     for (const auto& [status, count] : service_ptr->CountByStatus()) {
       deployments->Set({status}, static_cast<double>(count));
     }
+    // Stats() counts since this process opened the outbox: a counter's reset is a restart.
     const server::DeliveryStats stats = delivery_ptr->Stats();
-    deliveries->Set({"delivered"}, static_cast<double>(stats.delivered));
-    deliveries->Set({"failed"}, static_cast<double>(stats.failed_attempts));
-    deliveries->Set({"dead_letter"}, static_cast<double>(stats.dead_lettered));
+    for (const auto& [outcome, total] :
+         {std::pair<const char*, int64_t>{"delivered", stats.delivered},
+          {"failed", stats.failed_attempts},
+          {"dead_letter", stats.dead_lettered}}) {
+      deliveries->Add({outcome}, static_cast<double>(total) - deliveries->Value({outcome}));
+    }
   });
   return b;
 }

@@ -399,7 +399,10 @@ class HyperPodService::Impl {
         {"artifacts", json::object{{"configBucket", o_.config_bucket},
                                    {"parameterPrefix", o_.parameter_prefix}}},
     };
-    if (const json::value* g = b.if_contains("guardrails")) input["guardrails"] = *g;
+    // The seed's payload always carries guardrails.quotaChecks; the default is to check.
+    json::object guardrails{{"quotaChecks", true}};
+    if (const json::value* g = b.if_contains("guardrails")) guardrails = g->get_object();
+    input["guardrails"] = std::move(guardrails);
     StatusOr<DeploymentRequest> parsed = ParseDeploymentRequest(json::value(input));
     if (!parsed.ok()) {
       fields.push_back(SplitFieldMessage(parsed.status().message()));
@@ -651,7 +654,10 @@ class HyperPodService::Impl {
   StatusOr<json::object> Cancel(const Caller& caller, std::string_view job_id) {
     HPD_ASSIGN_OR_RETURN(Row row, Visible(caller, job_id));
     HPD_RETURN_IF_ERROR(MayChange(caller, row));
-    if (row.cancellation) return RowToJson(row);  // already cancelled: the same answer
+    // Cancelled while it still runs: the same answer; once it has ended, a conflict.
+    if (row.cancellation && (row.status == "RUNNING" || row.status == "PENDING")) {
+      return RowToJson(row);
+    }
     if (row.status != "RUNNING" && row.status != "PENDING") {
       return Named(FailedPreconditionError("deployment " + row.job_id + " is " + row.status +
                                            "; only a running deployment is cancelled"),

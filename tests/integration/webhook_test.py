@@ -121,7 +121,7 @@ class WebhookDeliveryTests:
             for owner, job in jobs.items():
                 api = self.alice if owner == "alice" else self.bob
                 expected[job] = self.events(job, api=api)[:-1]
-            want = {e.id for events in expected.values() for e in events}
+            want = {e.json["id"] for events in expected.values() for e in events}
 
             def all_arrived():
                 got = {r[1].get("x-hpd-event-id") for r in receiver.received("/all")}
@@ -132,7 +132,7 @@ class WebhookDeliveryTests:
                 got = {r[1].get("x-hpd-event-id") for r in receiver.received("/all")}
                 self.fail(f"{len(want - got)} of {len(want)} events never arrived; webhook: "
                           f"{self.admin.get('/api/v1/webhooks/' + hook['id']).body!r}")
-            alice_ids = [e.id for e in expected[jobs["alice"]]]
+            alice_ids = [e.json["id"] for e in expected[jobs["alice"]]]
             wait_for(lambda: set(alice_ids) <= {r[1].get("x-hpd-event-id")
                                                 for r in receiver.received("/alice")},
                      300, "alice's events at her webhook", interval=0.5)
@@ -160,7 +160,7 @@ class WebhookDeliveryTests:
         sequences = [s for s, _ in first_arrival]
         self.assertEqual(sequences, sorted(sequences), "deliveries out of log order")
         for job, events in expected.items():
-            ids = {e.id for e in events}
+            ids = {e.json["id"] for e in events}
             arrived = [(s, env) for s, env in first_arrival if env["id"] in ids]
             self.assertEqual([s for s, _ in arrived], [e.sequence for e in events],
                              f"{job}: not every event, or not in order")
