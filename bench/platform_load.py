@@ -3,7 +3,7 @@
 latency, server memory and CPU. A program that prints figures, not a test.
 
     python3 bench/platform_load.py --hpdeploy build/bin/hpdeploy \
-        [--sse-clients 200] [--rate 50] [--minutes 2] [--time-scale 0.01]
+        [--sse-clients 200] [--rate 50 (per minute)] [--minutes 2] [--time-scale 0.01]
 
 What it does, in order:
   1. Creates a fresh data dir and API tokens in it (`hpdeploy token create`): admin tokens for the
@@ -15,7 +15,7 @@ What it does, in order:
   3. Opens N SSE clients on GET /api/v1/hyperpod/events (raw HTTP/1.1 on asyncio, in separate
      processes so that parsing events does not delay the latency probes), and waits until every
      one has its 200.
-  4. Creates deployments at --rate per second for --minutes (open loop: each create is due at
+  4. Raises the sandbox quotas, then creates deployments at --rate per minute for --minutes (open loop: each create is due at
      t0 + i/rate whether or not the earlier ones have been answered), while a prober times
      GET /api/v1/hyperpod/deployments and GET /api/v1/hyperpod/deployments/{jobId}.
   5. Waits until no deployment is RUNNING, then counts the outcomes.
@@ -52,7 +52,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 EVENTS_PATH = "/api/v1/hyperpod/events"
 DEPLOYMENTS_PATH = "/api/v1/hyperpod/deployments"
-CREATE_BODY = {"config": {"preset": "small", "region": "us-west-2"}}
+REGION = "us-west-2"
+CREATE_BODY = {"config": {"preset": "small", "region": REGION}}
+# Every deployment keeps its cluster, so the sandbox account's default quotas (16 instances of a
+# type) would refuse all but the first few; the run raises them as an approved quota increase
+# would, so that what is measured is the platform, not the guardrail.
+RAISED_QUOTA = 1000000
 TERMINAL_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 # The server's per-token limit is 20 requests/s; each token is driven at half of it so that bursts
@@ -732,6 +737,26 @@ def read_cpu_seconds(pid):
 # The run.
 
 
+def raise_quotas(hpdeploy, data_dir, region):
+    """Raises every SageMaker quota of the sandbox account in `region` (hpdeploy sandbox quotas)."""
+    sandbox = os.path.join(data_dir, "sandbox")
+    listed = subprocess.run([hpdeploy, "sandbox", "quotas", "--sandbox-dir", sandbox,
+                             "--region", region], capture_output=True, text=True)
+    if listed.returncode != 0:
+        raise SetupError("`hpdeploy sandbox quotas` failed (exit %d): %s" %
+                         (listed.returncode, listed.stderr.strip()))
+    sets = []
+    for line in listed.stdout.splitlines():
+        parts = line.split("  ", 2)
+        if len(parts) == 3:
+            sets += ["--set", "%s=%d" % (parts[2], RAISED_QUOTA)]
+    raised = subprocess.run([hpdeploy, "sandbox", "quotas", "--sandbox-dir", sandbox,
+                             "--region", region] + sets, capture_output=True, text=True)
+    if raised.returncode != 0:
+        raise SetupError("raising the sandbox quotas failed (exit %d): %s" %
+                         (raised.returncode, raised.stderr.strip()))
+
+
 def create_token(hpdeploy, data_dir, name, role):
     result = subprocess.run([hpdeploy, "token", "create", "--data-dir", data_dir, "--name", name,
                              "--role", role], stdin=subprocess.DEVNULL, capture_output=True,
@@ -752,7 +777,7 @@ def parse_args(argv):
     p.add_argument("--sse-clients", type=int, default=200,
                    help="concurrent SSE clients on %s (default 200)" % EVENTS_PATH)
     p.add_argument("--rate", type=float, default=50.0,
-                   help="deployment creates per second (default 50)")
+                   help="deployment creates per minute (default 50)")
     p.add_argument("--minutes", type=float, default=2.0,
                    help="how long deployments are created (default 2)")
     p.add_argument("--time-scale", type=float, default=0.01,
@@ -852,7 +877,7 @@ class Run:
     def _run(self, data_dir):
         args = self.args
         n_sse_tokens = math.ceil(args.sse_clients / SSE_CLIENTS_PER_TOKEN)
-        n_deployer_tokens = max(1, math.ceil(args.rate / PER_TOKEN_RATE))
+        n_deployer_tokens = max(1, math.ceil(args.rate / 60.0 / PER_TOKEN_RATE))
         self.log("creating %d admin, %d deployer and 1 viewer tokens in %s" %
                  (n_sse_tokens + 1, n_deployer_tokens, data_dir))
         hp = self.server.hpdeploy
@@ -866,6 +891,7 @@ class Run:
         self.server.start()
         pid = self.server.proc.pid
         self.log("server pid %d listening on %s" % (pid, self.server.url))
+        raise_quotas(hp, data_dir, REGION)
         self.sampler = ProcessSampler(pid)
         self.sampler.sample()
         self.sampler.start()
@@ -967,9 +993,10 @@ class Run:
 
     def _load_phase(self):
         args = self.args
-        total = int(round(args.rate * args.minutes * 60))
-        threads = args.create_threads or min(64, max(4, math.ceil(args.rate * 0.5)))
-        self.log("creating %d deployments at %.1f/s (%d threads), probing REST at %.1f/s" %
+        per_second = args.rate / 60.0
+        total = int(round(args.rate * args.minutes))
+        threads = args.create_threads or min(64, max(4, math.ceil(per_second * 0.5)))
+        self.log("creating %d deployments at %.1f/min (%d threads), probing REST at %.1f/s" %
                  (total, args.rate, threads, args.probe_rate))
         local = threading.local()
         clients = []
@@ -1006,7 +1033,7 @@ class Run:
         next_report = started + 10
         with ThreadPoolExecutor(max_workers=threads) as pool:
             for i in range(total):
-                due = started + i / args.rate
+                due = started + i / per_second
                 while True:
                     now = time.monotonic()
                     if now >= next_report:
@@ -1128,7 +1155,7 @@ class Run:
                 self.rate_limited += rest.rate_limited
             rest.close()
         self.figures["deployments"] = {
-            "planned": int(round(self.args.rate * self.args.minutes * 60)),
+            "planned": int(round(self.args.rate * self.args.minutes)),
             "started": len(self.job_ids),
             "create_errors": dict(self.create_errors),
             "sent_over_1s_late": self.create_late,
@@ -1219,7 +1246,7 @@ class Run:
 
         d = f["deployments"]
         print()
-        print("== platform load: %d SSE clients, %.1f creates/s for %.1f min, time scale %g ==" %
+        print("== platform load: %d SSE clients, %.1f creates/min for %.1f min, time scale %g ==" %
               (self.args.sse_clients, self.args.rate, self.args.minutes, self.args.time_scale))
         print("deployments: %d planned, %d started, %d succeeded; by status %s; create errors %d; "
               "sent >1 s late %d" % (d["planned"], d["started"], d["succeeded"],

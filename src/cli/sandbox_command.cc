@@ -110,28 +110,39 @@ struct FaultsFlags {
   std::vector<std::string> faults;
 };
 
+// The existing sandbox account in `sandbox_dir` (or $HPD_SANDBOX_DIR), or null after saying why
+// on stderr as `command`.
+std::unique_ptr<sandbox::Account> OpenExistingAccount(const std::string& sandbox_dir,
+                                                      const Clock& clock,
+                                                      std::string_view command) {
+  const std::string dir = sandbox_dir.empty() ? Env("HPD_SANDBOX_DIR") : sandbox_dir;
+  if (dir.empty() || !std::filesystem::exists(std::filesystem::path(dir) / "account.db")) {
+    std::cerr << "hpdeploy sandbox " << command << ": no sandbox account in '" << dir
+              << "' (pass --sandbox-dir DATA_DIR/sandbox)\n";
+    return nullptr;
+  }
+  StatusOr<std::unique_ptr<sandbox::Account>> account =
+      sandbox::Account::Open(dir, clock, std::nullopt);
+  if (!account.ok()) {
+    std::cerr << "hpdeploy sandbox " << command << ": " << account.status().message() << "\n";
+    return nullptr;
+  }
+  return std::move(*account);
+}
+
 // Replaces a job's faults (none: clears them), e.g. to let a failed teardown succeed when it is
 // redriven.
 int SetJobFaults(const FaultsFlags& flags) {
-  const std::string dir = flags.sandbox_dir.empty() ? Env("HPD_SANDBOX_DIR") : flags.sandbox_dir;
-  if (dir.empty() || !std::filesystem::exists(std::filesystem::path(dir) / "account.db")) {
-    std::cerr << "hpdeploy sandbox faults: no sandbox account in '" << dir
-              << "' (pass --sandbox-dir DATA_DIR/sandbox)\n";
-    return kExitUsage;
-  }
   StatusOr<sandbox::Faults> faults = sandbox::ParseFaults(flags.faults);
   if (!faults.ok()) {
     std::cerr << "hpdeploy sandbox faults: " << faults.status().message() << "\n";
     return kExitUsage;
   }
   SystemClock clock;
-  StatusOr<std::unique_ptr<sandbox::Account>> account =
-      sandbox::Account::Open(dir, clock, std::nullopt);
-  if (!account.ok()) {
-    std::cerr << "hpdeploy sandbox faults: " << account.status().message() << "\n";
-    return kExitUsage;
-  }
-  if (Status status = (*account)->SetFaults(flags.job_id, *faults); !status.ok()) {
+  std::unique_ptr<sandbox::Account> account =
+      OpenExistingAccount(flags.sandbox_dir, clock, "faults");
+  if (account == nullptr) return kExitUsage;
+  if (Status status = account->SetFaults(flags.job_id, *faults); !status.ok()) {
     std::cerr << "hpdeploy sandbox faults: " << status.message() << "\n";
     return kExitFailure;
   }
@@ -140,6 +151,52 @@ int SetJobFaults(const FaultsFlags& flags) {
   if (specs.empty()) std::cout << "none";
   for (const std::string& spec : specs) std::cout << spec << " ";
   std::cout << "\n";
+  return kExitOk;
+}
+
+struct QuotasFlags {
+  std::string sandbox_dir;
+  std::string region;
+  std::vector<std::string> assignments;  // NAME=VALUE
+};
+
+// Lists a region's SageMaker quotas, after setting those given (as an approved quota increase
+// would).
+int Quotas(const QuotasFlags& flags) {
+  std::vector<std::pair<std::string, double>> updates;
+  for (const std::string& assignment : flags.assignments) {
+    const size_t equals = assignment.rfind('=');
+    char* end = nullptr;
+    const double value =
+        equals == std::string::npos ? -1 : std::strtod(assignment.c_str() + equals + 1, &end);
+    if (equals == std::string::npos || equals == 0 || end == assignment.c_str() + equals + 1 ||
+        *end != '\0' || !(value >= 0)) {
+      std::cerr << "hpdeploy sandbox quotas: --set must be QUOTA_NAME=VALUE with VALUE >= 0, got '"
+                << assignment << "'\n";
+      return kExitUsage;
+    }
+    updates.emplace_back(assignment.substr(0, equals), value);
+  }
+  SystemClock clock;
+  std::unique_ptr<sandbox::Account> account =
+      OpenExistingAccount(flags.sandbox_dir, clock, "quotas");
+  if (account == nullptr) return kExitUsage;
+  for (const auto& [name, value] : updates) {
+    if (Status status = account->SetServiceQuota(flags.region, "sagemaker", name, value);
+        !status.ok()) {
+      std::cerr << "hpdeploy sandbox quotas: " << status.message() << "\n";
+      return kExitFailure;
+    }
+  }
+  StatusOr<std::vector<sandbox::ServiceQuota>> quotas =
+      account->ListServiceQuotas(sandbox::CallContext{flags.region, ""}, "sagemaker");
+  if (!quotas.ok()) {
+    std::cerr << "hpdeploy sandbox quotas: " << quotas.status().message() << "\n";
+    return kExitFailure;
+  }
+  for (const sandbox::ServiceQuota& quota : *quotas) {
+    std::cout << quota.quota_code << "  " << quota.value << "  " << quota.quota_name << "\n";
+  }
   return kExitOk;
 }
 
@@ -183,6 +240,20 @@ void RegisterSandboxCommand(CLI::App& app, int* exit_code) {
   faults_cmd->add_option("--fault", faults->faults,
                          "A fault (repeatable):\n" + sandbox::FaultHelp());
   faults_cmd->callback([faults, exit_code] { *exit_code = SetJobFaults(*faults); });
+
+  auto quotas = std::make_shared<QuotasFlags>();
+  CLI::App* quotas_cmd = sandbox->add_subcommand(
+      "quotas",
+      "List a region's SageMaker service quotas in the sandbox account; with --set, first change "
+      "them (what an approved quota increase does), e.g. for load tests that run many clusters");
+  quotas_cmd->add_option("--sandbox-dir", quotas->sandbox_dir,
+                         "The sandbox account's directory, DATA_DIR/sandbox (default: "
+                         "$HPD_SANDBOX_DIR)");
+  quotas_cmd->add_option("--region", quotas->region, "The region")->required();
+  quotas_cmd->add_option("--set", quotas->assignments,
+                         "QUOTA_NAME=VALUE (repeatable), the name as listed, e.g. "
+                         "'ml.g5.8xlarge for cluster usage=200'");
+  quotas_cmd->callback([quotas, exit_code] { *exit_code = Quotas(*quotas); });
 
   auto flags = std::make_shared<InfraForgeFlags>();
   for (auto [name, command, help] :

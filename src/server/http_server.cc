@@ -160,6 +160,10 @@ class StreamWriter final : public HttpStreamWriter {
     std::lock_guard lock(mu_);
     return !accepting_;
   }
+  size_t unsent_bytes() const override {
+    std::lock_guard lock(mu_);
+    return unsent_;
+  }
   void OnClose(std::function<void()> callback) override {
     {
       std::lock_guard lock(mu_);

@@ -66,6 +66,9 @@ class HttpStreamWriter {
   // Ends the response (the terminating chunk) after what is queued, then closes the connection.
   virtual void Close() = 0;
   virtual bool closed() const = 0;
+  // Bytes written but not yet sent (framing included): a producer with much to send holds back
+  // while this is high, instead of running into max_stream_queue_bytes.
+  virtual size_t unsent_bytes() const = 0;
   // Calls `callback` once when the stream closes for any reason (at once if it already has),
   // on an I/O thread or the caller's. Replaces an earlier callback.
   virtual void OnClose(std::function<void()> callback) = 0;

@@ -551,6 +551,12 @@ constexpr std::string_view kStatusDetailType = "Step Functions Execution Status 
 constexpr std::string_view kLogSource = "hpdeploy.logs";
 constexpr size_t kSseBatch = 256;
 constexpr int kSseRoundsPerWake = 4;  // a client far behind yields to the others between rounds
+// A client with this much written but not yet sent gets nothing more until its socket drains:
+// a replay from Last-Event-ID 0 would otherwise outrun the connection and hit the server's
+// stream queue limit, which closes the stream.
+constexpr size_t kSseHighWaterBytes = 1 << 20;
+// How long the hub waits before looking again at clients held back by kSseHighWaterBytes.
+constexpr std::chrono::milliseconds kSseDrainPoll{10};
 constexpr size_t kMetricsBatch = 1024;
 
 std::string_view EventKind(const store::StoredEvent& event) {
@@ -741,9 +747,16 @@ class SseHub {
       lock.unlock();
       bool behind = FeedMetrics();
       const int64_t last = log_->LastSequence();
+      throttled_ = false;
       for (const auto& client : clients) behind |= Feed(*client, last, heartbeat);
       lock.lock();
-      if (behind) work_ = true;
+      if (behind) {
+        work_ = true;
+      } else if (throttled_) {
+        // Only clients whose sockets are still draining are behind: look again shortly.
+        cv_.wait_for(lock, kSseDrainPoll, [&] { return stopping_ || work_ || heartbeat_due_; });
+        work_ = true;
+      }
     }
   }
 
@@ -817,8 +830,15 @@ class SseHub {
       end_requested = client.end_requested;
     }
     if (writer->closed()) return false;
+    if (writer->unsent_bytes() > kSseHighWaterBytes) {
+      throttled_ = true;
+      if (heartbeat) writer->Write(": hb\n\n");
+      return false;
+    }
     std::string out;
-    for (int round = 0; round < kSseRoundsPerWake && client.cursor < last; ++round) {
+    for (int round = 0;
+         round < kSseRoundsPerWake && client.cursor < last && out.size() < kSseHighWaterBytes;
+         ++round) {
       int64_t scanned = client.cursor;
       StatusOr<std::vector<store::StoredEvent>> events =
           log_->Read(client.cursor, client.filter, kSseBatch, &scanned);
@@ -908,6 +928,7 @@ class SseHub {
   std::shared_ptr<HeartbeatState> heartbeat_state_;
   std::thread thread_;
   int64_t metrics_cursor_ = 0;  // hub thread only
+  bool throttled_ = false;      // hub thread only: a client was held back this pass
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
