@@ -363,6 +363,7 @@ class HyperPodService::Impl {
       std::lock_guard<std::mutex> lock(wake_mu_);
       stopping_ = true;
       wake_.notify_all();
+      applied_cv_.notify_all();
     }
     if (thread_.joinable()) thread_.join();
   }
@@ -894,9 +895,11 @@ class HyperPodService::Impl {
     return counts;
   }
 
-  void WaitApplied(int64_t sequence) {
+  bool WaitApplied(int64_t sequence, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(wake_mu_);
-    applied_cv_.wait(lock, [&] { return applied_ >= sequence || stopping_; });
+    return applied_cv_.wait_for(lock, timeout,
+                                [&] { return applied_ >= sequence || stopping_; }) &&
+           applied_ >= sequence;
   }
 
  private:
@@ -1311,6 +1314,8 @@ json::object HyperPodService::Regions() const { return impl_->Regions(); }
 std::vector<std::pair<std::string, int64_t>> HyperPodService::CountByStatus() const {
   return impl_->CountByStatus();
 }
-void HyperPodService::WaitApplied(int64_t sequence) { impl_->WaitApplied(sequence); }
+bool HyperPodService::WaitApplied(int64_t sequence, std::chrono::milliseconds timeout) {
+  return impl_->WaitApplied(sequence, timeout);
+}
 
 }  // namespace hpd::hyperpod

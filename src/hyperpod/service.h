@@ -34,6 +34,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -151,8 +152,10 @@ class HyperPodService {
 
   // Counts by status, for /metrics.
   std::vector<std::pair<std::string, int64_t>> CountByStatus() const;
-  // Blocks until the read model has applied every event up to `sequence` (tests; after ingest).
-  void WaitApplied(int64_t sequence);
+  // Blocks until the read model has applied every event up to `sequence` (tests; after ingest),
+  // for at most `timeout`, or until the service closes. True when applied.
+  bool WaitApplied(int64_t sequence,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
   class Impl;

@@ -890,7 +890,9 @@ class SseHub {
     client.check_end = false;
     const int64_t applied = client.cursor;
     const bool posted = pool_->Post([this, shared, applied] {
-      service_->WaitApplied(applied);
+      // Bounded: a cursor the read model never reaches (a client's made-up Last-Event-ID) must
+      // not hold a worker.
+      service_->WaitApplied(applied, std::chrono::seconds(5));
       StatusOr<json::object> deployment = service_->Get(shared->caller, shared->job_id);
       bool resting = false;
       if (deployment.ok()) {
@@ -1697,7 +1699,7 @@ Reply RestApi::Impl::Ingest(Exchange& ex, const json::value& body) {
   if (!result.ok()) return Fail(ex, FromStatus(result.status()));
   if (options_.service != nullptr && !result->appended.empty()) {
     // So that the caller's next read sees what it ingested.
-    options_.service->WaitApplied(result->appended.back().sequence);
+    options_.service->WaitApplied(result->appended.back().sequence, std::chrono::seconds(2));
   }
   const auto appended = static_cast<int64_t>(result->appended.size());
   return Ok(200, json::object{{"appended", appended},
