@@ -37,10 +37,16 @@ constexpr char kDeploymentOutputs[] = "HyperPod Deployment Outputs";
 constexpr char kTeardownResult[] = "HyperPod Teardown Result";
 constexpr char kLogLines[] = "Container Log Lines";
 constexpr char kAppliedCursor[] = "applied";
+// The most log lines one Logs page holds.
+constexpr size_t kMaxLogLines = 1000;
+// cancellation.status between the stop and the cleanup workflow's first event.
+constexpr char kCleanupStarting[] = "STARTING";
 
 constexpr size_t kMaxIdempotencyKey = 255;
 
 constexpr char kSchema[] = R"sql(
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
 CREATE TABLE IF NOT EXISTS deployments (
   job_id TEXT PRIMARY KEY,
   execution_arn TEXT NOT NULL,
@@ -334,6 +340,9 @@ class HyperPodService::Impl {
   Status Open() {
     HPD_ASSIGN_OR_RETURN(db_, Database::Open(o_.database, Database::Mode::kReadWrite));
     HPD_RETURN_IF_ERROR(db_->Execute(kSchema));
+    // Reads (Get, List, the metrics) have a connection of their own: in WAL mode they see the
+    // last commit without waiting for the read model's apply transaction on db_.
+    HPD_ASSIGN_OR_RETURN(read_db_, Database::Open(o_.database, Database::Mode::kReadOnly));
     {
       HPD_ASSIGN_OR_RETURN(Statement s, db_->Prepare("SELECT value FROM meta WHERE name = ?1"));
       s.Bind(1, std::string_view(kAppliedCursor));
@@ -516,6 +525,17 @@ class HyperPodService::Impl {
         "StartExecution", json::object{{"stateMachineArn", o_.deployment_machine_arn},
                                        {"name", job_id},
                                        {"input", Serialize(*input)}});
+    if (!started.ok() && started.status().error_name() == "ExecutionAlreadyExists") {
+      // Either a retried request whose first attempt did start it (the same input: ours), or an
+      // execution started elsewhere under this job id.
+      StatusOr<json::object> existing =
+          o_.backend->Call("DescribeExecution", json::object{{"executionArn", row.execution_arn}});
+      if (existing.ok() && StringAt(*existing, "input") == row.request) {
+        started =
+            json::object{{"startDate", existing->contains("startDate") ? existing->at("startDate")
+                                                                       : json::value(nullptr)}};
+      }
+    }
     if (!started.ok()) {
       (void)Delete(job_id);
       if (started.status().error_name() == "ExecutionAlreadyExists") {
@@ -605,7 +625,7 @@ class HyperPodService::Impl {
     }
     std::string sql = std::string("SELECT ") + kRowColumns + " FROM deployments WHERE 1 = 1";
     if (!requester.empty()) sql += " AND requested_by = ?1";
-    if (query.created_after) sql += " AND requested_at_ms >= ?2";
+    if (query.created_after) sql += " AND requested_at_ms > ?2";
     if (query.created_before) sql += " AND requested_at_ms < ?3";
     if (!query.next_token.empty()) {
       sql += " AND (requested_at_ms < ?4 OR (requested_at_ms = ?4 AND job_id < ?5))";
@@ -620,8 +640,8 @@ class HyperPodService::Impl {
     sql += " ORDER BY requested_at_ms DESC, job_id DESC LIMIT ?6";
     std::vector<Row> rows;
     {
-      std::lock_guard<std::mutex> lock(db_mu_);
-      HPD_ASSIGN_OR_RETURN(Statement s, db_->Prepare(sql));
+      std::lock_guard<std::mutex> lock(read_mu_);
+      HPD_ASSIGN_OR_RETURN(Statement s, read_db_->Prepare(sql));
       auto ms = [](WallTime t) {
         return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
       };
@@ -655,31 +675,56 @@ class HyperPodService::Impl {
   StatusOr<json::object> Cancel(const Caller& caller, std::string_view job_id) {
     HPD_ASSIGN_OR_RETURN(Row row, Visible(caller, job_id));
     HPD_RETURN_IF_ERROR(MayChange(caller, row));
-    // Cancelled while it still runs: the same answer; once it has ended, a conflict.
-    if (row.cancellation && (row.status == "RUNNING" || row.status == "PENDING")) {
-      return RowToJson(row);
+    const bool running = row.status == "RUNNING" || row.status == "PENDING";
+    const json::value earlier = ParsedOrNull(row.cancellation);
+    // A cancellation whose cleanup workflow could not be started yet (the backend failed after
+    // the stop): a retry starts it.
+    const bool cleanup_pending =
+        earlier.is_object() && StringAt(earlier.get_object(), "status") == kCleanupStarting;
+    if (earlier.is_object() && !cleanup_pending) {
+      // Cancelled while it still runs: the same answer; once it has ended, a conflict.
+      if (running) return RowToJson(row);
     }
-    if (row.status != "RUNNING" && row.status != "PENDING") {
+    if (!running && !cleanup_pending) {
       return Named(FailedPreconditionError("deployment " + row.job_id + " is " + row.status +
                                            "; only a running deployment is cancelled"),
                    "DeploymentNotRunning");
     }
-    const std::string cause = "Cancelled by " + caller.name;
-    StatusOr<json::object> stopped =
-        o_.backend->Call("StopExecution", json::object{{"executionArn", row.execution_arn},
-                                                       {"error", "DeploymentCancelled"},
-                                                       {"cause", cause}});
-    if (!stopped.ok()) {
-      if (stopped.status().error_name() == "ExecutionDoesNotExist") return NotFound(job_id);
-      return BackendError(stopped.status());
-    }
-    StatusOr<json::value> described = DescribeStatus(row.execution_arn);
-    if (described.ok() && described->is_string() && described->get_string() != "ABORTED") {
-      // It ended on its own before the stop reached it.
-      return Named(FailedPreconditionError("deployment " + row.job_id + " ended (" +
-                                           std::string(described->get_string()) +
-                                           ") before it could be cancelled"),
-                   "DeploymentNotRunning");
+    const std::string cause =
+        "Cancelled by " +
+        (cleanup_pending ? StringAt(earlier.get_object(), "requestedBy") : caller.name);
+    const std::string cancel_arn = cancel_prefix_ + row.job_id;
+    if (!cleanup_pending) {
+      // Recorded before the stop, so that whoever sees the ABORTED status (an event stream, a
+      // list) already sees a cancellation in progress rather than a failure.
+      json::object cancellation{{"requestedBy", caller.name},
+                                {"requestedAt", FormatRfc3339Millis(o_.clock->WallNow())},
+                                {"executionArn", cancel_arn},
+                                {"status", kCleanupStarting},
+                                {"cleanup", nullptr}};
+      HPD_RETURN_IF_ERROR(UpdateJson(row.job_id, "cancellation", cancellation, /*merge=*/false));
+      auto undo = [&] {
+        std::lock_guard<std::mutex> lock(db_mu_);
+        (void)SetColumnLocked(row.job_id, "cancellation", std::nullopt);
+      };
+      StatusOr<json::object> stopped =
+          o_.backend->Call("StopExecution", json::object{{"executionArn", row.execution_arn},
+                                                         {"error", "DeploymentCancelled"},
+                                                         {"cause", cause}});
+      if (!stopped.ok()) {
+        undo();
+        if (stopped.status().error_name() == "ExecutionDoesNotExist") return NotFound(job_id);
+        return BackendError(stopped.status());
+      }
+      StatusOr<json::value> described = DescribeStatus(row.execution_arn);
+      if (described.ok() && described->is_string() && described->get_string() != "ABORTED") {
+        // It ended on its own before the stop reached it.
+        undo();
+        return Named(FailedPreconditionError("deployment " + row.job_id + " ended (" +
+                                             std::string(described->get_string()) +
+                                             ") before it could be cancelled"),
+                     "DeploymentNotRunning");
+      }
     }
     StatusOr<json::value> request = ParseJson(row.request);
     if (!request.ok() || !request->is_object()) return InternalError("unreadable request");
@@ -688,18 +733,12 @@ class HyperPodService::Impl {
     input["requestedBy"] = caller.name;
     input["deploymentExecutionArn"] = row.execution_arn;
     input["error"] = json::object{{"Error", "DeploymentCancelled"}, {"Cause", cause}};
-    const std::string cancel_arn = cancel_prefix_ + row.job_id;
-    json::object cancellation{{"requestedBy", caller.name},
-                              {"requestedAt", FormatRfc3339Millis(o_.clock->WallNow())},
-                              {"executionArn", cancel_arn},
-                              {"status", "RUNNING"},
-                              {"cleanup", nullptr}};
-    HPD_RETURN_IF_ERROR(UpdateJson(row.job_id, "cancellation", cancellation, /*merge=*/false));
     StatusOr<json::object> started =
         o_.backend->Call("StartExecution", json::object{{"stateMachineArn", o_.cancel_machine_arn},
                                                         {"name", row.job_id},
                                                         {"input", Serialize(input)}});
     if (!started.ok() && started.status().error_name() != "ExecutionAlreadyExists") {
+      // The deployment is stopped; the cleanup waits for a retry of the cancel.
       return BackendError(started.status());
     }
     HPD_ASSIGN_OR_RETURN(std::optional<Row> now, Load(row.job_id));
@@ -802,11 +841,20 @@ class HyperPodService::Impl {
     store::EventFilter filter;
     filter.job_id = row.job_id;
     filter.detail_types = {kLogLines};
+    limit = std::clamp<size_t>(limit, 1, kMaxLogLines);
     int64_t scanned = after;
     HPD_ASSIGN_OR_RETURN(std::vector<store::StoredEvent> events,
-                         o_.events->Read(after, filter, std::max<size_t>(limit, 1), &scanned));
+                         o_.events->Read(after, filter, limit, &scanned));
     json::array lines;
+    int64_t next = after;
     for (const store::StoredEvent& event : events) {
+      // `limit` counts lines; an event (a batch of up to 200) is given whole or not at all, so
+      // `next` always falls between events.
+      if (!lines.empty() && lines.size() >= limit) {
+        scanned = next;
+        break;
+      }
+      next = event.sequence;
       StatusOr<json::value> envelope = ParseJson(event.envelope);
       if (!envelope.ok() || !envelope->is_object()) continue;
       const json::value* detail = envelope->get_object().if_contains("detail");
@@ -824,7 +872,7 @@ class HyperPodService::Impl {
             {"message", StringAt(line, "message")}});
       }
     }
-    return json::object{{"lines", std::move(lines)}, {"next", std::max(scanned, after)}};
+    return json::object{{"lines", std::move(lines)}, {"next", std::max({scanned, next, after})}};
   }
 
   StatusOr<store::EventFilter> DeploymentEvents(const Caller& caller, std::string_view job_id) {
@@ -880,8 +928,8 @@ class HyperPodService::Impl {
   std::vector<std::pair<std::string, int64_t>> CountByStatus() {
     std::vector<std::pair<std::string, int64_t>> counts;
     for (const std::string& status : KnownStatuses()) counts.emplace_back(status, 0);
-    std::lock_guard<std::mutex> lock(db_mu_);
-    auto s = db_->Prepare(
+    std::lock_guard<std::mutex> lock(read_mu_);
+    auto s = read_db_->Prepare(
         "SELECT CASE status WHEN 'PENDING' THEN 'RUNNING' ELSE status END, COUNT(*) "
         "FROM deployments GROUP BY 1");
     if (!s.ok()) return counts;
@@ -897,8 +945,7 @@ class HyperPodService::Impl {
 
   bool WaitApplied(int64_t sequence, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(wake_mu_);
-    return applied_cv_.wait_for(lock, timeout,
-                                [&] { return applied_ >= sequence || stopping_; }) &&
+    return applied_cv_.wait_for(lock, timeout, [&] { return applied_ >= sequence || stopping_; }) &&
            applied_ >= sequence;
   }
 
@@ -937,9 +984,9 @@ class HyperPodService::Impl {
   }
 
   StatusOr<std::optional<Row>> Load(std::string_view job_id) {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    HPD_ASSIGN_OR_RETURN(Statement s, db_->Prepare(std::string("SELECT ") + kRowColumns +
-                                                   " FROM deployments WHERE job_id = ?1"));
+    std::lock_guard<std::mutex> lock(read_mu_);
+    HPD_ASSIGN_OR_RETURN(Statement s, read_db_->Prepare(std::string("SELECT ") + kRowColumns +
+                                                        " FROM deployments WHERE job_id = ?1"));
     s.Bind(1, job_id);
     HPD_ASSIGN_OR_RETURN(bool found, s.Step());
     if (!found) return std::optional<Row>();
@@ -947,10 +994,11 @@ class HyperPodService::Impl {
   }
 
   StatusOr<std::optional<Row>> FindByKey(const std::string& requester, std::string_view key) {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    HPD_ASSIGN_OR_RETURN(Statement s, db_->Prepare(std::string("SELECT ") + kRowColumns +
-                                                   " FROM deployments WHERE requested_by = ?1 AND "
-                                                   "idempotency_key = ?2"));
+    std::lock_guard<std::mutex> lock(read_mu_);
+    HPD_ASSIGN_OR_RETURN(Statement s,
+                         read_db_->Prepare(std::string("SELECT ") + kRowColumns +
+                                           " FROM deployments WHERE requested_by = ?1 AND "
+                                           "idempotency_key = ?2"));
     s.Bind(1, requester);
     s.Bind(2, key);
     HPD_ASSIGN_OR_RETURN(bool found, s.Step());
@@ -1238,7 +1286,9 @@ class HyperPodService::Impl {
   const std::string cancel_prefix_;
 
   std::mutex db_mu_;
-  std::unique_ptr<Database> db_;  // guarded by db_mu_
+  std::unique_ptr<Database> db_;  // guarded by db_mu_: writes, and reads inside them
+  std::mutex read_mu_;
+  std::unique_ptr<Database> read_db_;  // guarded by read_mu_
 
   std::mutex random_mu_;
   SystemRandom random_;

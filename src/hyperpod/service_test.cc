@@ -47,6 +47,9 @@ class FakeStepFunctions final : public WorkflowBackend {
     if (unavailable) return UnavailableError("connection refused");
     if (action == "StartExecution") {
       const std::string machine(request.at("stateMachineArn").get_string());
+      if (!fail_starts_of.empty() && machine.find(fail_starts_of) != std::string::npos) {
+        return UnavailableError("connection refused");
+      }
       const std::string name(request.at("name").get_string());
       const std::string machine_name = machine.substr(machine.rfind(':') + 1);
       const std::string arn = ExecutionArn(machine_name, name);
@@ -68,7 +71,8 @@ class FakeStepFunctions final : public WorkflowBackend {
       return json::object{{"stopDate", 1767225660.0}};
     }
     if (action == "DescribeExecution") {
-      return json::object{{"executionArn", arn}, {"status", it->second.status}};
+      return json::object{
+          {"executionArn", arn}, {"status", it->second.status}, {"input", it->second.input}};
     }
     if (action == "GetExecutionHistory") {
       return json::object{
@@ -95,6 +99,7 @@ class FakeStepFunctions final : public WorkflowBackend {
   std::map<std::string, Execution> executions;
   std::vector<std::string> calls;
   bool unavailable = false;
+  std::string fail_starts_of;  // StartExecution of a machine whose ARN holds this fails
 };
 
 class ServiceTest : public hpd::testing::ScratchDirTest {
@@ -415,11 +420,12 @@ TEST_F(ServiceTest, ListFiltersAndPagesEveryDeploymentOnce) {
   EXPECT_EQ(alice_list->at("deployments").as_array().size(), 4u);
 
   ListQuery window;
-  window.created_after = WallTime(std::chrono::seconds(1767225600 + 15));
-  window.created_before = WallTime(std::chrono::seconds(1767225600 + 45));
+  // Both bounds are exclusive.
+  window.created_after = WallTime(std::chrono::seconds(1767225600 + 20));
+  window.created_before = WallTime(std::chrono::seconds(1767225600 + 50));
   auto windowed = service_->List(admin_, window, nullptr);
   ASSERT_TRUE(windowed.ok());
-  EXPECT_EQ(windowed->at("deployments").as_array().size(), 3u);  // at +20, +30, +40
+  EXPECT_EQ(windowed->at("deployments").as_array().size(), 2u);  // at +30, +40
 
   const std::string first = *all.begin();
   StatusChange(ExecutionArn("hyperpod-deployment", first), "SUCCEEDED", "{}");
@@ -471,6 +477,60 @@ TEST_F(ServiceTest, CancelStopsThenStartsTheCleanupAndReportsIt) {
   EXPECT_EQ(got->at("phase"), "CANCELLED");
   EXPECT_EQ(got->at("cancellation").at("status"), "SUCCEEDED");
   EXPECT_EQ(got->at("cancellation").at("cleanup").at("complete"), true);
+}
+
+TEST_F(ServiceTest, ACleanupThatCouldNotStartIsStartedByTheNextCancel) {
+  ASSERT_TRUE(Start(alice_, R"({"jobId": "job-1", "config": {"region": "us-west-2"}})").ok());
+  backend_.fail_starts_of = "hyperpod-cancel";
+  auto first = service_->Cancel(alice_, "job-1");
+  EXPECT_EQ(first.status().error_name(), "BackendUnavailable");
+  const std::string arn = ExecutionArn("hyperpod-deployment", "job-1");
+  StatusChange(arn, "ABORTED");
+  auto got = service_->Get(alice_, "job-1");
+  ASSERT_TRUE(got.ok());
+  // Stopped, not failed: the cancellation is recorded before the stop.
+  EXPECT_EQ(got->at("phase"), "CANCELLING");
+  backend_.fail_starts_of.clear();
+  auto retried = service_->Cancel(alice_, "job-1");
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(backend_.Started("hyperpod-cancel"), 1u);
+  auto input = ParseJson(backend_.executions.at(ExecutionArn("hyperpod-cancel", "job-1")).input);
+  ASSERT_TRUE(input.ok());
+  EXPECT_EQ(input->at("error").at("Cause"), "Cancelled by alice");
+}
+
+TEST_F(ServiceTest, AStartRetriedAfterItsExecutionBeganIsNotAConflict) {
+  // The first StartExecution started it, but its answer was lost; the retry meets
+  // ExecutionAlreadyExists with our own input.
+  class Lossy final : public WorkflowBackend {
+   public:
+    explicit Lossy(FakeStepFunctions& inner) : inner_(inner) {}
+    StatusOr<json::object> Call(std::string_view action, const json::object& request) override {
+      if (action == "StartExecution") (void)inner_.Call(action, request);
+      return inner_.Call(action, request);
+    }
+    std::string Describe() const override { return "lossy"; }
+    FakeStepFunctions& inner_;
+  };
+  Lossy lossy(backend_);
+  service_.reset();
+  ServiceOptions options;
+  options.database = dir_ / "platform.db";
+  options.backend = &lossy;
+  options.events = events_.get();
+  options.presets = &presets_;
+  options.quotas = [this](const std::string&) -> StatusOr<QuotaSnapshot> { return quotas_; };
+  options.clock = &clock_;
+  options.deployment_machine_arn = kDeployMachine;
+  options.teardown_machine_arn = kTeardownMachine;
+  options.cancel_machine_arn = kCancelMachine;
+  auto service = HyperPodService::Open(std::move(options));
+  ASSERT_TRUE(service.ok());
+  service_ = std::move(*service);
+  auto started = Start(alice_, R"({"jobId": "job-1", "config": {"region": "us-west-2"}})");
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->at("status"), "RUNNING");
+  EXPECT_EQ(backend_.Started("hyperpod-deployment"), 1u);
 }
 
 TEST_F(ServiceTest, CancelOfAnEndedDeploymentIsAConflict) {
@@ -546,6 +606,42 @@ TEST_F(ServiceTest, TheReadModelSurvivesAReopenAndResumesTheLog) {
   auto got = service_->Get(alice_, "job-1");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->at("status"), "SUCCEEDED");
+}
+
+TEST_F(ServiceTest, LogsPageByLinesAndResumeBetweenBatches) {
+  ASSERT_TRUE(Start(alice_, R"({"jobId": "job-1", "config": {"region": "us-west-2"}})").ok());
+  const std::string arn = ExecutionArn("hyperpod-deployment", "job-1");
+  for (int batch = 0; batch < 3; ++batch) {
+    json::array lines;
+    for (int i = 0; i < 3; ++i) {
+      lines.push_back(json::object{{"sequence", batch * 3 + i + 1},
+                                   {"timestamp", 1000},
+                                   {"message", "line " + std::to_string(batch * 3 + i)}});
+    }
+    Publish(arn, "Container Log Lines", "hpdeploy.logs",
+            json::object{{"executionArn", arn},
+                         {"jobId", "job-1"},
+                         {"owner", "alice"},
+                         {"logStream", "infraforge/x/0123"},
+                         {"lines", std::move(lines)}});
+  }
+  std::vector<std::string> all;
+  int64_t after = 0;
+  int pages = 0;
+  while (true) {
+    auto page = service_->Logs(alice_, "job-1", after, 4);
+    ASSERT_TRUE(page.ok()) << page.status();
+    const json::array& lines = page->at("lines").as_array();
+    if (lines.empty()) break;
+    EXPECT_LE(lines.size(), 6u);  // whole batches, stopping once 4 lines are reached
+    for (const json::value& line : lines)
+      all.push_back(std::string(line.at("message").as_string()));
+    after = page->at("next").as_int64();
+    ASSERT_LT(++pages, 10);
+  }
+  ASSERT_EQ(all.size(), 9u);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(all[i], "line " + std::to_string(i));
+  EXPECT_EQ(service_->Logs(bob_, "job-1", 0, 4).status().error_name(), "DeploymentNotFound");
 }
 
 TEST_F(ServiceTest, PresetsAndRegionsComeFromTheCatalog) {
