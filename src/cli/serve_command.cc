@@ -360,8 +360,10 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
       "serve",
       "Run the durable engine behind a Step Functions-compatible API (AWS JSON 1.0), for the "
       "AWS CLI, boto3 and the AWS SDKs, with the HyperPod pipeline's state machines "
-      "(hyperpod-deployment, hyperpod-teardown) against the sandbox cloud. Executions survive "
-      "restarts: they resume where the journal left them.");
+      "(hyperpod-deployment, hyperpod-teardown, hyperpod-cancel) against the sandbox cloud; and, "
+      "on the same port, the platform REST API under /api/v1/ (bearer tokens from `hpdeploy "
+      "token`; docs/platform-api.md) with Server-Sent Events, webhooks, /healthz, /readyz and "
+      "/metrics. Executions survive restarts: they resume where the journal left them.");
   cmd->add_option("--host", options->host,
                   "Address to listen on. On a loopback address any SigV4-signed request is "
                   "accepted; elsewhere --access-key is required and signatures are verified")

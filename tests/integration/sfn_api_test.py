@@ -567,9 +567,9 @@ class ServeCommandTest(unittest.TestCase):
             good = boto3.client("stepfunctions", endpoint_url=url, region_name=REGION,
                                 aws_access_key_id="AKIDTEST",
                                 aws_secret_access_key="secret-test")
-            # A fresh server has the HyperPod pipeline's two state machines, and nothing else.
+            # A fresh server has the HyperPod pipeline's state machines, and nothing else.
             self.assertEqual(sorted(m["name"] for m in good.list_state_machines()["stateMachines"]),
-                             ["hyperpod-deployment", "hyperpod-teardown"])
+                             ["hyperpod-cancel", "hyperpod-deployment", "hyperpod-teardown"])
             bad = boto3.client("stepfunctions", endpoint_url=url, region_name=REGION,
                                aws_access_key_id="AKIDTEST", aws_secret_access_key="wrong",
                                config=botocore.config.Config(retries={"max_attempts": 1}))
