@@ -121,7 +121,7 @@ struct EndpointEngine::Started {
   std::optional<json::object> sync_result;  // StartSyncExecution's answer
 };
 
-EndpointEngine::EndpointEngine(std::unique_ptr<StepFunctionsClient> client,
+EndpointEngine::EndpointEngine(std::unique_ptr<aws::SfnClient> client,
                                EndpointEngineOptions options, const Clock& clock)
     : client_(std::move(client)), options_(std::move(options)), clock_(clock) {}
 

@@ -27,7 +27,7 @@
 #include <boost/json/array.hpp>
 
 #include "asl_conformance/runner.h"
-#include "asl_conformance/step_functions_client.h"
+#include "aws/sfn_client.h"
 #include "common/clock.h"
 #include "engine/corpus_functions.h"
 
@@ -47,7 +47,7 @@ struct EndpointEngineOptions {
 class EndpointEngine final : public CaseEngine {
  public:
   // `clock` (real) must outlive the engine.
-  EndpointEngine(std::unique_ptr<StepFunctionsClient> client, EndpointEngineOptions options,
+  EndpointEngine(std::unique_ptr<aws::SfnClient> client, EndpointEngineOptions options,
                  const Clock& clock);
 
   StatusOr<ExecutionRun> Run(const CaseExecution& execution, RunIdentity& identity) override;
@@ -66,7 +66,7 @@ class EndpointEngine final : public CaseEngine {
   StatusOr<boost::json::array> History(const std::string& arn);
 
   // Constant after construction.
-  const std::unique_ptr<StepFunctionsClient> client_;
+  const std::unique_ptr<aws::SfnClient> client_;
   const EndpointEngineOptions options_;
   const Clock& clock_;
 

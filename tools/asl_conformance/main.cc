@@ -31,7 +31,7 @@
 #include "asl_conformance/conformance_case.h"
 #include "asl_conformance/endpoint_engine.h"
 #include "asl_conformance/runner.h"
-#include "asl_conformance/step_functions_client.h"
+#include "aws/sfn_client.h"
 #include "common/clock.h"
 #include "common/json.h"
 #include "common/random.h"
@@ -293,7 +293,12 @@ int main(int argc, char** argv) {
   std::string known_file = HPD_DEFAULT_KNOWN_DIFFERENCES;
   std::string histories_dir;
   bool verbose = false;
-  hpd::conformance::StepFunctionsEndpoint endpoint;
+  // `hpdeploy serve` on loopback accepts any signed request; elsewhere it verifies these.
+  hpd::aws::SfnClientOptions endpoint;
+  endpoint.access_key_id = "hpdconf";
+  endpoint.secret_access_key = "hpdconf";
+  // A case's calls are not retried: an error is the server's answer to compare.
+  endpoint.max_attempts = 1;
   hpd::conformance::EndpointEngineOptions endpoint_options;
   size_t jobs = 4;
   int64_t idle_ms = endpoint_options.idle.count();
@@ -311,7 +316,7 @@ int main(int argc, char** argv) {
                  "Write each run's raw GetExecutionHistory JSON to DIR/<case id>.json");
   app.add_flag("-v,--verbose", verbose, "Print every case and every difference");
   CLI::Option* endpoint_flag = app.add_option(
-      "--endpoint", endpoint.url,
+      "--endpoint", endpoint.endpoint,
       "Run the cases through the Step Functions API at URL (http://HOST:PORT) instead of in "
       "memory: CreateStateMachine, StartExecution (StartSyncExecution for EXPRESS), "
       "DescribeExecution, GetExecutionHistory. The server must serve the corpus's Lambda "
@@ -371,7 +376,7 @@ int main(int argc, char** argv) {
   const hpd::conformance::RunIdentity identity = hpd::conformance::RunIdentity::Default();
   std::vector<Outcome> outcomes;
   Counts counts;
-  if (endpoint.url.empty()) {
+  if (endpoint.endpoint.empty()) {
     hpd::conformance::InMemoryEngine engine;
     for (const SelectedCase& c : selected) {
       outcomes.push_back(Evaluate(c, cases_dir, identity, engine, known, histories_dir));
@@ -394,7 +399,7 @@ int main(int argc, char** argv) {
     hpd::SystemClock clock;
     std::vector<std::unique_ptr<hpd::conformance::CaseEngine>> engines;
     for (size_t k = 0; k < jobs; ++k) {
-      auto client = hpd::conformance::StepFunctionsClient::Create(endpoint, clock);
+      auto client = hpd::aws::SfnClient::Create(endpoint);
       if (!client.ok()) {
         std::cerr << "asl-conformance: " << client.status() << "\n";
         return kExitUsage;
