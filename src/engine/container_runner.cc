@@ -485,6 +485,7 @@ class ContainerRunner::TaskIndex {
   struct NewTask {
     std::string task_id, idempotency_key, task_arn, task_definition_arn, log_group, log_stream;
     std::vector<std::string> containers;
+    std::vector<std::pair<std::string, std::string>> log_streams;  // (group, stream)
     std::vector<EnvironmentVariable> override_environment;
     WallTime created_at{};
   };
@@ -506,7 +507,12 @@ class ContainerRunner::TaskIndex {
         "  start_ticks INTEGER NOT NULL, PRIMARY KEY (task_id, container)) WITHOUT ROWID;"
         "CREATE TABLE IF NOT EXISTS task_environment ("
         "  task_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL);"
-        "CREATE INDEX IF NOT EXISTS task_environment_by_value ON task_environment (name, value);"));
+        "CREATE INDEX IF NOT EXISTS task_environment_by_value ON task_environment (name, value);"
+        // Every container's stream (tasks.log_stream is only the first essential one's), so
+        // a reader can visit all of a task's output without knowing its definition.
+        "CREATE TABLE IF NOT EXISTS task_log_streams ("
+        "  task_id TEXT NOT NULL, position INTEGER NOT NULL, log_group TEXT NOT NULL,"
+        "  log_stream TEXT NOT NULL, PRIMARY KEY (task_id, position)) WITHOUT ROWID;"));
     return std::unique_ptr<TaskIndex>(new TaskIndex(std::move(db)));
   }
 
@@ -537,6 +543,17 @@ class ContainerRunner::TaskIndex {
           db_->Prepare("INSERT INTO task_environment (task_id, name, value) VALUES (?1, ?2, ?3)"));
       for (const auto& [name, value] : task.override_environment) {
         HPD_RETURN_IF_ERROR(env.Bind(1, task.task_id).Bind(2, name).Bind(3, value).Run());
+      }
+      HPD_ASSIGN_OR_RETURN(store::Statement streams,
+                           db_->Prepare("INSERT INTO task_log_streams (task_id, position, "
+                                        "log_group, log_stream) VALUES (?1, ?2, ?3, ?4)"));
+      for (size_t i = 0; i < task.log_streams.size(); ++i) {
+        const auto& [group, stream] = task.log_streams[i];
+        HPD_RETURN_IF_ERROR(streams.Bind(1, task.task_id)
+                                .Bind(2, static_cast<int64_t>(i))
+                                .Bind(3, group)
+                                .Bind(4, stream)
+                                .Run());
       }
       return Status::Ok();
     });
@@ -620,6 +637,14 @@ class ContainerRunner::TaskIndex {
     return Records(query);
   }
 
+  StatusOr<std::vector<TaskRecord>> All() {
+    std::lock_guard lock(mu_);
+    HPD_ASSIGN_OR_RETURN(
+        store::Statement query,
+        db_->Prepare(std::string(kRecordColumns) + " FROM tasks ORDER BY created_ms, rowid"));
+    return Records(query);
+  }
+
  private:
   static constexpr char kRecordColumns[] =
       "SELECT task_id, task_arn, task_definition_arn, status, exit_code, stopped_reason, "
@@ -655,6 +680,21 @@ class ContainerRunner::TaskIndex {
       out.push_back(std::move(r));
     }
     query.Reset();
+    HPD_ASSIGN_OR_RETURN(store::Statement streams,
+                         db_->Prepare("SELECT log_group, log_stream FROM task_log_streams WHERE "
+                                      "task_id = ?1 ORDER BY position"));
+    for (TaskRecord& r : out) {
+      streams.Bind(1, std::string_view(r.task_id));
+      while (true) {
+        HPD_ASSIGN_OR_RETURN(bool row, streams.Step());
+        if (!row) break;
+        r.log_streams.emplace_back(streams.Text(0), streams.Text(1));
+      }
+      streams.Reset();
+      if (r.log_streams.empty() && !r.log_stream.empty()) {
+        r.log_streams.emplace_back(r.log_group, r.log_stream);
+      }
+    }
     HPD_ASSIGN_OR_RETURN(
         store::Statement processes,
         db_->Prepare("SELECT pid, start_ticks FROM task_processes WHERE task_id = ?1"));
@@ -993,6 +1033,8 @@ asl::TaskOutcome ContainerRunner::Run(const asl::TaskInvocation& task,
       record.log_group = c.definition->log_group;
       record.log_stream = c.log_stream;
     }
+    if (!c.log_stream.empty())
+      record.log_streams.emplace_back(c.definition->log_group, c.log_stream);
     for (const auto& variable : c.override_environment) {
       record.override_environment.push_back(variable);
     }
@@ -1650,6 +1692,14 @@ StatusOr<std::vector<TaskRecord>> ContainerRunner::FindTasks(const fs::path& wor
   if (!fs::exists(file, ec)) return std::vector<TaskRecord>{};
   HPD_ASSIGN_OR_RETURN(std::unique_ptr<TaskIndex> index, TaskIndex::Open(file));
   return index->Find(env_name, env_value);
+}
+
+StatusOr<std::vector<TaskRecord>> ContainerRunner::ListTasks(const fs::path& work_root) {
+  const fs::path file = work_root / "tasks.db";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return std::vector<TaskRecord>{};
+  HPD_ASSIGN_OR_RETURN(std::unique_ptr<TaskIndex> index, TaskIndex::Open(file));
+  return index->All();
 }
 
 StatusOr<std::optional<TaskRecord>> ContainerRunner::FindTaskByLogStream(const fs::path& work_root,

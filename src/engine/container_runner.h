@@ -179,6 +179,9 @@ struct TaskRecord {
   std::string stopped_reason;    // "" while running
   std::string log_group;         // the first essential container's; "" without awslogs
   std::string log_stream;
+  // Every container's awslogs stream as (group, stream), in definition order (tasks recorded
+  // before the index kept them: just (log_group, log_stream), when set).
+  std::vector<std::pair<std::string, std::string>> log_streams;
   std::vector<std::string> containers;  // names, in definition order
   WallTime created_at{};
   std::optional<WallTime> started_at;
@@ -212,6 +215,11 @@ class ContainerRunner final : public TaskRunner {
   [[nodiscard]] static StatusOr<std::vector<TaskRecord>> FindTasks(
       const std::filesystem::path& work_root, std::string_view env_name,
       std::string_view env_value);
+
+  // Every task of <work_root>/tasks.db, oldest first (an empty list when there is none), for a
+  // reader that must visit them all (the event publisher's catch-up of log streams).
+  [[nodiscard]] static StatusOr<std::vector<TaskRecord>> ListTasks(
+      const std::filesystem::path& work_root);
 
   // The task whose container wrote log stream `stream` of `group` ("<prefix>/<container>/<task
   // id>": the task id is the stream's last part), read from <work_root>/tasks.db; nullopt when

@@ -613,6 +613,40 @@ TEST_F(ContainerRunnerTest, FindTasksReadsTheIndexNewestFirstFromAnotherInstance
   EXPECT_THAT(ContainerRunner::FindTasks(dir_ / "nowhere", "JOB_ID", "a"), IsOkAndHolds(IsEmpty()));
 }
 
+// Every container's stream is recorded (tasks' log_stream only names the first essential one's),
+// so a reader can visit all of a task's output; ListTasks gives every task, oldest first.
+TEST_F(ContainerRunnerTest, ListTasksGivesEveryTaskWithAllItsLogStreams) {
+  EXPECT_THAT(ContainerRunner::ListTasks(WorkRoot()), IsOkAndHolds(IsEmpty()));
+  json::object side = Container("side", json::array{"/bin/sh", "-c", "echo side"});
+  side["essential"] = false;
+  side["logConfiguration"].as_object()["options"] =
+      json::object{{"awslogs-group", "/ecs/side"}, {"awslogs-stream-prefix", "s"}};
+  json::object definition{
+      {"family", "job"},
+      {"revision", 1},
+      {"containerDefinitions",
+       json::array{Container("main", json::array{"/bin/sh", "-c", "echo main"}), side}}};
+  {
+    auto runner =
+        MakeRunner(SerializeJson(json::object{{"taskDefinitions", json::array{definition}}}));
+    for (int i = 0; i < 2; ++i) {
+      // Whether "side" finishes before "main" stops the task does not matter here.
+      runner->Run(Invocation(Parameters()), nullptr, kKey);
+    }
+  }
+  StatusOr<std::vector<TaskRecord>> records = ContainerRunner::ListTasks(WorkRoot());
+  ASSERT_THAT(records, IsOk());
+  ASSERT_EQ(records->size(), 2u);
+  EXPECT_LE((*records)[0].created_at, (*records)[1].created_at);
+  EXPECT_NE((*records)[0].task_id, (*records)[1].task_id);
+  for (const TaskRecord& r : *records) {
+    using Stream = std::pair<std::string, std::string>;
+    EXPECT_EQ(r.log_stream, "test/main/" + r.task_id);
+    EXPECT_THAT(r.log_streams, ElementsAre(Stream("/ecs/test", "test/main/" + r.task_id),
+                                           Stream("/ecs/side", "s/side/" + r.task_id)));
+  }
+}
+
 TEST_F(ContainerRunnerTest, PlainRunTaskReturnsOnceStartedAndKeepsSupervising) {
   auto runner = MakeRunner(
       ShDefinitions("while [ ! -e \"$GO_FILE\" ]; do sleep 0.01; done; echo went; exit \"$CODE\""));

@@ -291,6 +291,7 @@ class EventPublisher::Impl {
       if (started_) return Status::Ok();
     }
     HPD_RETURN_IF_ERROR(CatchUp());
+    HPD_RETURN_IF_ERROR(CatchUpLogs());
     std::lock_guard lock(mu_);
     started_ = true;
     running_ = true;
@@ -418,6 +419,50 @@ class EventPublisher::Impl {
         [](const store::ExecutionRow& a, const store::ExecutionRow& b) { return a.id < b.id; });
     for (const store::ExecutionRow& row : behind) {
       HPD_RETURN_IF_ERROR(PublishExecution(row.arn));
+    }
+    return Status::Ok();
+  }
+
+  // Every execution task's log stream with lines beyond its cursor: those appended after the
+  // last notification the publisher handled (a crash between the store's commit and the
+  // publisher's append, or appends while no publisher ran). A finished task's stream gets no
+  // further notification, so without this its last lines would never be published.
+  Status CatchUpLogs() {
+    if (logs_ == nullptr || options_.tasks_root.empty()) return Status::Ok();
+    HPD_ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks,
+                         ContainerRunner::ListTasks(options_.tasks_root));
+    // Each stream's last sequence, one listing per group (a stored column, so cheap however
+    // many finished tasks there are); a group the store does not know has no lines.
+    std::unordered_map<std::string, std::unordered_map<std::string, int64_t>> last_by_group;
+    auto last_sequence = [&](const std::string& group,
+                             const std::string& stream) -> StatusOr<int64_t> {
+      auto it = last_by_group.find(group);
+      if (it == last_by_group.end()) {
+        std::unordered_map<std::string, int64_t> streams;
+        StatusOr<std::vector<store::LogStreamInfo>> listed = logs_->ListStreams(group, "");
+        if (!listed.ok() && listed.status().code() != StatusCode::kNotFound) {
+          return listed.status();
+        }
+        if (listed.ok()) {
+          for (const store::LogStreamInfo& info : *listed) {
+            streams.emplace(info.name, info.last_sequence);
+          }
+        }
+        it = last_by_group.emplace(group, std::move(streams)).first;
+      }
+      auto found = it->second.find(stream);
+      return found == it->second.end() ? 0 : found->second;
+    };
+    for (const TaskRecord& task : tasks) {
+      // A task no execution ran publishes nothing (see OwnerOf).
+      if (ExecutionArnOfIdempotencyKey(task.idempotency_key).empty()) continue;
+      for (const auto& [group, stream] : task.log_streams) {
+        HPD_ASSIGN_OR_RETURN(int64_t last, last_sequence(group, stream));
+        if (last == 0) continue;
+        HPD_ASSIGN_OR_RETURN(std::optional<int64_t> cursor, log_.Cursor(LogCursor(group, stream)));
+        if (cursor.value_or(0) >= last) continue;
+        HPD_RETURN_IF_ERROR(PublishLog(group, stream));
+      }
     }
     return Status::Ok();
   }

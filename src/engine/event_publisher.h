@@ -83,7 +83,9 @@ class EventPublisher {
  public:
   // `log`, `journal`, `runtime` and `logs` (may be null: no log events) must outlive the
   // publisher. Start() derives whatever the journal holds beyond the log's cursors (after a
-  // crash: the events not yet appended), then follows notifications.
+  // crash: the events not yet appended) and publishes the lines of every execution task's log
+  // stream (each task <tasks_root>/tasks.db records) beyond its cursor, then follows
+  // notifications.
   EventPublisher(store::EventLog& log, store::Journal& journal, const Runtime& runtime,
                  store::LogStore* logs, const Clock& clock, EventPublisherOptions options);
   ~EventPublisher();  // Stop()

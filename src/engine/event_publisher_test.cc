@@ -593,5 +593,72 @@ TEST_F(EventPublisherTest, PublishesAnExecutionsContainerLinesInBatches) {
   EXPECT_FALSE(none->has_value());
 }
 
+// Lines committed to a finished task's stream that no running publisher saw (a crash between
+// the store's commit and the publisher's append) get no further notification: the next Start
+// publishes them, once, continuing the batches where the cursor stopped.
+TEST_F(EventPublisherTest, StartPublishesLogLinesAppendedWhileNoPublisherRan) {
+  OpenRuntime(/*with_containers=*/true);
+  store::EventLog* log = OpenLog("events.db");
+  EventPublisher* first = Publish(*log);
+  CompiledMachine machine = AddMachine("containers", kContainerMachine);
+  const std::string arn = Arn("containers", "c1");
+  ASSERT_EQ(Run(machine, "c1", R"({"jobId":"job-9"})").status, "SUCCEEDED");
+  first->Flush();
+  Forget(first);
+  first->Stop();
+
+  auto tasks = ContainerRunner::ListTasks(dir_ / "tasks");
+  ASSERT_THAT(tasks, IsOk());
+  ASSERT_THAT(*tasks, SizeIs(1));
+  const TaskRecord& task = (*tasks)[0];
+  ASSERT_THAT(task.log_streams,
+              ElementsAre(std::pair<std::string, std::string>(task.log_group, task.log_stream)));
+  const std::string cursor = "logs:" + task.log_group + ":" + task.log_stream;
+  ASSERT_THAT(log->Cursor(cursor), IsOkAndHolds(std::optional<int64_t>(450)));
+
+  // Committed to the store, never seen by a publisher.
+  std::vector<std::string> late;
+  for (int i = 0; i < 250; ++i) late.push_back("late" + std::to_string(i));
+  ASSERT_THAT(logs_->Append(task.log_group, task.log_stream, late), IsOkAndHolds(700));
+  store::EventFilter filter = Types({"Container Log Lines"});
+  const size_t before = All(*log, filter).size();
+
+  // The restart, on the file as the crash left it.
+  CloseLog(log);
+  log = OpenLog("events.db");
+  Publish(*log);
+  owned_publishers_.back()->Flush();
+  auto batches = All(*log, filter);
+  ASSERT_GT(batches.size(), before);
+  std::set<std::string> ids;
+  int64_t next = 1;
+  for (const store::StoredEvent& batch : batches) {
+    EXPECT_TRUE(ids.insert(batch.id).second);
+    EXPECT_EQ(batch.execution_arn, arn);
+    json::object d = Detail(batch);
+    const json::array& lines = d.at("lines").as_array();
+    ASSERT_FALSE(lines.empty());
+    EXPECT_LE(lines.size(), 200u);
+    // The id NotifyLog would have given the batch.
+    EXPECT_EQ(batch.id, DerivedEventId({"logs", task.log_group, task.log_stream,
+                                        std::to_string(lines[0].at("sequence").as_int64())}));
+    for (const json::value& line : lines) {
+      EXPECT_EQ(line.at("sequence"), json::value(next));
+      const std::string expected =
+          next <= 450 ? "line" + std::to_string(next - 1) : "late" + std::to_string(next - 451);
+      EXPECT_EQ(line.at("message"), json::value(expected));
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, 701);  // every line once, in order
+  EXPECT_THAT(log->Cursor(cursor), IsOkAndHolds(std::optional<int64_t>(700)));
+
+  // A second restart finds nothing to do.
+  const int64_t last = log->LastSequence();
+  Publish(*log);
+  owned_publishers_.back()->Flush();
+  EXPECT_EQ(log->LastSequence(), last);
+}
+
 }  // namespace
 }  // namespace hpd::engine
