@@ -596,8 +596,12 @@ class ServerProcess:
         self.hpdeploy = hpdeploy
         self.data_dir = data_dir
         self.log_path = log_path
+        # Each running InfraForge task (ecs:runTask.sync) holds a worker thread for the whole
+        # deployment; at 50 a minute about 13 run at once, so 4 workers would queue them past
+        # their timeoutSeconds. --server-arg=--workers=N overrides this.
+        workers = [] if any(a.startswith("--workers") for a in extra_args) else ["--workers", "32"]
         self.args = [hpdeploy, "serve", "--port", "0", "--data-dir", data_dir,
-                     "--time-scale", repr(time_scale)] + list(extra_args)
+                     "--time-scale", repr(time_scale)] + workers + list(extra_args)
         self.proc = None
         self.url = None
         self.host = None
