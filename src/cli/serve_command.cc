@@ -378,7 +378,10 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
          "Waits, retry intervals, timeouts and local functions' run times of d take d * X of "
          "real time (0: none, so a task with a timeout loses to it at once)")
       ->capture_default_str();
-  cmd->add_option("--workers", options->workers, "Threads running task handlers")
+  cmd->add_option("--workers", options->workers,
+                  "Threads running task handlers. A running ECS task (InfraForge) holds one for "
+                  "its whole run, so allow one per deployment expected to run at once, plus a "
+                  "few")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
   cmd->add_option("--http-threads", options->http_threads, "HTTP I/O threads")
