@@ -1,6 +1,7 @@
 #include "cli/platform_backend.h"
 
 #include <boost/json/serialize.hpp>
+#include <mutex>
 #include <utility>
 
 #include "aws/sfn_client.h"
@@ -96,6 +97,7 @@ StatusOr<std::unique_ptr<PlatformBackend>> PlatformBackend::Open(BackendOptions 
     target.url = options.event_target;
     target.bearer_token = options.event_target_token;
     target.description = "event target: every event, as an EventBridge API destination";
+    target.retry_forever = true;
     StatusOr<server::Webhook> ensured =
         b->delivery_->Ensure("event-target", target, /*start_after=*/0, "hpdeploy serve");
     if (!ensured.ok()) return ensured.status().WithContext("--event-target");
@@ -123,7 +125,10 @@ StatusOr<std::unique_ptr<PlatformBackend>> PlatformBackend::Open(BackendOptions 
       metrics.Gauge("hpd_deployments", "HyperPod deployments by execution status", {"status"});
   server::MetricFamily* deliveries = metrics.Counter(
       "hpd_webhook_deliveries_total", "Webhook delivery attempts by outcome", {"outcome"});
-  metrics.AddCollector([service_ptr, delivery_ptr, deployments, deliveries] {
+  // Scrapes may run at once; the counter catch-up below must not add the same difference twice.
+  auto scrape_mu = std::make_shared<std::mutex>();
+  metrics.AddCollector([service_ptr, delivery_ptr, deployments, deliveries, scrape_mu] {
+    std::lock_guard<std::mutex> lock(*scrape_mu);
     for (const auto& [status, count] : service_ptr->CountByStatus()) {
       deployments->Set({status}, static_cast<double>(count));
     }

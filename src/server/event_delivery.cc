@@ -128,6 +128,7 @@ std::string SpecJson(const WebhookSpec& spec) {
   for (const std::string& type : spec.detail_types) types.emplace_back(type);
   o["detailTypes"] = std::move(types);
   o["owner"] = spec.owner;
+  o["retryForever"] = spec.retry_forever;
   return SerializeJson(o);
 }
 
@@ -145,6 +146,10 @@ StatusOr<WebhookSpec> ParseSpec(std::string_view text) {
   spec.bearer_token = text_of("bearerToken");
   spec.description = text_of("description");
   spec.owner = text_of("owner");
+  if (const boost::json::value* forever = o.if_contains("retryForever");
+      forever != nullptr && forever->is_bool()) {
+    spec.retry_forever = forever->as_bool();
+  }
   if (const boost::json::value* types = o.if_contains("detailTypes"); types && types->is_array()) {
     for (const boost::json::value& type : types->as_array()) {
       if (type.is_string()) spec.detail_types.emplace_back(type.as_string());
@@ -155,7 +160,8 @@ StatusOr<WebhookSpec> ParseSpec(std::string_view text) {
 
 bool SameSpec(const WebhookSpec& a, const WebhookSpec& b) {
   return a.url == b.url && a.secret == b.secret && a.bearer_token == b.bearer_token &&
-         a.description == b.description && a.detail_types == b.detail_types && a.owner == b.owner;
+         a.description == b.description && a.detail_types == b.detail_types && a.owner == b.owner &&
+         a.retry_forever == b.retry_forever;
 }
 
 constexpr char kWebhookColumns[] =
@@ -622,7 +628,7 @@ class EventDelivery::Impl {
       const store::StoredEvent& event = events->front();
       const int attempt = head_attempts + 1;
       AttemptResult result = Post(curl, spec, event, attempt);
-      Record(id, incarnation, event, attempt, result);
+      Record(id, incarnation, event, attempt, result, spec.retry_forever);
       ++delivered_this_turn;
     }
   }
@@ -704,14 +710,14 @@ class EventDelivery::Impl {
   // Persists an attempt's outcome and the webhook's new position, in one transaction, then moves
   // the scheduler's copy along.
   void Record(const std::string& id, uint64_t incarnation, const store::StoredEvent& event,
-              int attempt, const AttemptResult& result) {
+              int attempt, const AttemptResult& result, bool retry_forever) {
     const WallTime now = clock_.WallNow();
     std::string outcome = "delivered";
     int64_t cursor = event.sequence;
     int head_attempts = 0;
     std::optional<WallTime> next_attempt;
     if (!result.delivered) {
-      if (attempt >= options_.max_attempts) {
+      if (attempt >= options_.max_attempts && !retry_forever) {
         outcome = "dead_letter";
       } else {
         outcome = "failed";

@@ -60,6 +60,10 @@ struct WebhookSpec {
   std::vector<std::string> detail_types;
   // Only events of deployments owned by this token name; "" for all.
   std::string owner;
+  // Never dead-letter: keep retrying the head event (backoff capped at max_backoff). For the
+  // split topology's event forwarder, whose receiver must see every event however long it is
+  // down; user webhooks are bounded by max_attempts.
+  bool retry_forever = false;
 };
 
 struct Webhook {

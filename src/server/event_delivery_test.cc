@@ -48,6 +48,7 @@ struct Spec {
   Spec& Description(std::string v) { return spec.description = std::move(v), *this; }
   Spec& DetailTypes(std::vector<std::string> v) { return spec.detail_types = std::move(v), *this; }
   Spec& Owner(std::string v) { return spec.owner = std::move(v), *this; }
+  Spec& RetryForever() { return spec.retry_forever = true, *this; }
   operator WebhookSpec() const { return spec; }  // NOLINT
   WebhookSpec spec;
 };
@@ -377,6 +378,29 @@ TEST_F(EventDeliveryTest, DeadLettersAfterMaxAttemptsAndMovesOn) {
   EXPECT_EQ(Log(hook.id).front().outcome, "delivered");
   EXPECT_EQ(delivery_->Stats().dead_lettered, 2);
   EXPECT_EQ(delivery_->Stats().failed_attempts, 6);
+}
+
+TEST_F(EventDeliveryTest, ARetryForeverWebhookOutlastsMaxAttemptsAcrossAReopen) {
+  Receiver receiver;
+  receiver.Answer(500);
+  options_.max_attempts = 2;
+  OpenDelivery();
+  Webhook hook = Create(Spec(receiver.Url()).RetryForever());
+  Append(3);
+  ASSERT_TRUE(WaitUntil([&] { return receiver.All().size() >= 5; }));
+  EXPECT_EQ(MustGet(hook.id).dead_lettered, 0);
+  EXPECT_EQ(MustGet(hook.id).cursor, 0);
+  delivery_.reset();
+  OpenDelivery();  // the flag is the webhook's, kept with it
+  ASSERT_TRUE(WaitUntil([&] { return receiver.All().size() >= 7; }));
+  EXPECT_EQ(MustGet(hook.id).cursor, 0);
+  receiver.Answer(200);
+  ASSERT_TRUE(WaitUntil([&] { return MustGet(hook.id).cursor == 3; }));
+  EXPECT_EQ(receiver.Delivered(), Range(1, 3));
+  const Webhook done = MustGet(hook.id);
+  EXPECT_EQ(done.dead_lettered, 0);
+  EXPECT_GE(done.failed_attempts, 7);
+  for (const DeliveryRecord& r : Log(hook.id)) EXPECT_NE(r.outcome, "dead_letter");
 }
 
 TEST_F(EventDeliveryTest, RestartDuringBackoffLosesNothing) {
