@@ -640,7 +640,7 @@ TEST_F(ServiceTest, LogsPageByLinesAndResumeBetweenBatches) {
     ASSERT_LT(++pages, 10);
   }
   ASSERT_EQ(all.size(), 9u);
-  for (int i = 0; i < 9; ++i) EXPECT_EQ(all[i], "line " + std::to_string(i));
+  for (size_t i = 0; i < 9; ++i) EXPECT_EQ(all[i], "line " + std::to_string(i));
   EXPECT_EQ(service_->Logs(bob_, "job-1", 0, 4).status().error_name(), "DeploymentNotFound");
 }
 
