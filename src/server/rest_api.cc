@@ -940,32 +940,31 @@ class SseHub {
     }
     client.check_end = false;
     const int64_t applied = client.cursor;
-    const bool posted = pool_->Post(
-                            [this, shared, applied] {
-                              // Bounded: a cursor the read model never reaches (a client's made-up
-                              // Last-Event-ID) must not hold a worker.
-                              service_->WaitApplied(applied, std::chrono::seconds(5));
-                              StatusOr<json::object> deployment =
-                                  service_->Get(shared->caller, shared->job_id);
-                              bool resting = false;
-                              if (deployment.ok()) {
-                                const json::value* status = deployment->if_contains("status");
-                                const json::value* phase = deployment->if_contains("phase");
-                                resting = status != nullptr && status->is_string() &&
-                                          TerminalStatus(status->as_string()) && phase != nullptr &&
-                                          phase->is_string() && RestingPhase(phase->as_string());
-                              }
-                              {
-                                std::lock_guard lock(mu_);
-                                shared->check_in_flight = false;
-                                if (resting) {
-                                  shared->end_requested = true;
-                                  work_ = true;
-                                }
-                              }
-                              cv_.notify_one();
-                            },
-                            /*capped=*/false) == WorkerPool::Posted::kQueued;
+    auto check = [this, shared, applied] {
+      // Bounded: a cursor the read model never reaches (a client's made-up Last-Event-ID) must
+      // not hold a worker.
+      service_->WaitApplied(applied, std::chrono::seconds(5));
+      StatusOr<json::object> deployment = service_->Get(shared->caller, shared->job_id);
+      bool resting = false;
+      if (deployment.ok()) {
+        const json::value* status = deployment->if_contains("status");
+        const json::value* phase = deployment->if_contains("phase");
+        resting = status != nullptr && status->is_string() && TerminalStatus(status->as_string()) &&
+                  phase != nullptr && phase->is_string() && RestingPhase(phase->as_string());
+      }
+      {
+        std::lock_guard lock(mu_);
+        shared->check_in_flight = false;
+        if (resting) {
+          shared->end_requested = true;
+          work_ = true;
+        }
+      }
+      cv_.notify_one();
+    };
+    // Uncapped: at most one per stream, and a full queue must not cost a stream its `end`.
+    const bool posted =
+        pool_->Post(std::move(check), /*capped=*/false) == WorkerPool::Posted::kQueued;
     if (!posted) {
       std::lock_guard lock(mu_);
       client.check_in_flight = false;
