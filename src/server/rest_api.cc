@@ -23,6 +23,7 @@
 #include "common/json.h"
 #include "common/random.h"
 #include "common/rfc3339.h"
+#include "common/utf8.h"
 #include "hyperpod/service.h"
 #include "server/audit_log.h"
 #include "server/event_delivery.h"
@@ -42,6 +43,9 @@ constexpr std::string_view kJsonType = "application/json; charset=utf-8";
 constexpr std::string_view kApiPrefix = "/api/v1/";
 constexpr size_t kMaxJobIdLength = 64;
 constexpr size_t kMaxIdempotencyKey = 255;
+// The audit log's target comes from the request (a body's jobId, a path's webhook id), which
+// may be up to the body limit long: the log records at most this many bytes of it.
+constexpr size_t kMaxAuditTargetBytes = 128;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -491,22 +495,31 @@ json::object DeliveryJson(const DeliveryRecord& record) {
 
 class WorkerPool {
  public:
-  explicit WorkerPool(size_t threads) {
+  enum class Posted { kQueued, kFull, kStopping };
+
+  // `max_queued` bounds the requests waiting for a thread (Post with `capped`); `queued_gauge`
+  // (may be null) shows how many wait.
+  WorkerPool(size_t threads, size_t max_queued, MetricFamily* queued_gauge)
+      : max_queued_(max_queued), queued_gauge_(queued_gauge) {
     for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) {
       threads_.emplace_back([this] { Run(); });
     }
   }
   ~WorkerPool() { Stop(); }
 
-  // False (and `task` dropped) once stopping.
-  bool Post(std::function<void()> task) {
+  // kStopping once stopping; kFull when `capped` and max_queued tasks wait already (a client's
+  // request: refused rather than queued without bound). Either way `task` is dropped. Uncapped
+  // posts (the SSE hub's end checks, at most one per stream) are always queued.
+  Posted Post(std::function<void()> task, bool capped) {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return false;
+      if (stopping_) return Posted::kStopping;
+      if (capped && tasks_.size() >= max_queued_) return Posted::kFull;
       tasks_.push_back(std::move(task));
+      SetGaugeLocked();
     }
     cv_.notify_one();
-    return true;
+    return Posted::kQueued;
   }
 
   // Runs what is queued, then joins.
@@ -531,12 +544,19 @@ class WorkerPool {
       if (tasks_.empty()) return;
       std::function<void()> task = std::move(tasks_.front());
       tasks_.pop_front();
+      SetGaugeLocked();
       lock.unlock();
       task();
       lock.lock();
     }
   }
 
+  void SetGaugeLocked() {
+    if (queued_gauge_ != nullptr) queued_gauge_->Set({}, static_cast<double>(tasks_.size()));
+  }
+
+  const size_t max_queued_;
+  MetricFamily* const queued_gauge_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;  // guarded by mu_
@@ -598,13 +618,14 @@ struct SseClient {
 class SseHub {
  public:
   SseHub(store::EventLog* log, hyperpod::HyperPodService* service, Clock& clock, Duration heartbeat,
-         size_t max_clients, WorkerPool* pool, MetricFamily* clients_gauge,
-         std::function<void(const store::StoredEvent&)> on_event)
+         size_t max_clients, size_t max_clients_per_token, WorkerPool* pool,
+         MetricFamily* clients_gauge, std::function<void(const store::StoredEvent&)> on_event)
       : log_(log),
         service_(service),
         clock_(clock),
         heartbeat_(heartbeat),
         max_clients_(max_clients),
+        max_clients_per_token_(max_clients_per_token),
         pool_(pool),
         clients_gauge_(clients_gauge),
         on_event_(std::move(on_event)) {}
@@ -650,11 +671,30 @@ class SseHub {
     for (const auto& writer : writers) writer->Close();
   }
 
-  // A new client, not yet attached to its stream (nullptr when there are max_clients already).
-  std::shared_ptr<SseClient> Register(SseClient spec) {
+  // A new client, not yet attached to its stream; nullptr, with the reason in `*refusal`, when
+  // there are max_clients already, or max_clients_per_token of the caller's token.
+  std::shared_ptr<SseClient> Register(SseClient spec, std::string* refusal) {
     auto client = std::make_shared<SseClient>(std::move(spec));
     std::lock_guard lock(mu_);
-    if (stopping_ || clients_.size() >= max_clients_) return nullptr;
+    if (stopping_) {
+      *refusal = "the server is shutting down";
+      return nullptr;
+    }
+    if (clients_.size() >= max_clients_) {
+      *refusal = "too many event streams are open (at most " + std::to_string(max_clients_) +
+                 "); retry later";
+      return nullptr;
+    }
+    // One token must not take every slot: the others' streams would be refused.
+    const auto same_token =
+        static_cast<size_t>(std::count_if(clients_.begin(), clients_.end(), [&](const auto& c) {
+          return c->caller.name == client->caller.name;
+        }));
+    if (same_token >= max_clients_per_token_) {
+      *refusal = "token " + client->caller.name + " has too many event streams open (at most " +
+                 std::to_string(max_clients_per_token_) + " per token); close one or retry later";
+      return nullptr;
+    }
     clients_.insert(client);
     clients_gauge_->Set({}, static_cast<double>(clients_.size()));
     return client;
@@ -835,28 +875,39 @@ class SseHub {
       if (heartbeat) writer->Write(": hb\n\n");
       return false;
     }
+    // The budget is per event: one round of kSseBatch events (each up to 256 KiB) could otherwise
+    // outgrow the server's stream queue limit in a single write, which closes the stream, and a
+    // client resuming from there would be closed again, never catching up.
     std::string out;
-    for (int round = 0;
-         round < kSseRoundsPerWake && client.cursor < last && out.size() < kSseHighWaterBytes;
+    bool budget_spent = false;
+    for (int round = 0; round < kSseRoundsPerWake && client.cursor < last && !budget_spent;
          ++round) {
-      int64_t scanned = client.cursor;
+      const int64_t from = client.cursor;
+      int64_t scanned = from;
       StatusOr<std::vector<store::StoredEvent>> events =
-          log_->Read(client.cursor, client.filter, kSseBatch, &scanned);
+          log_->Read(from, client.filter, kSseBatch, &scanned);
       if (!events.ok()) {
         writer->Close();
         return false;
       }
       for (const store::StoredEvent& event : *events) {
-        if (service_ != nullptr && !service_->MaySee(client.caller, event)) continue;
-        AppendFrames(client, event, &out);
-        if (client.kind != SseClient::Kind::kGlobal && IsTerminalStatusEvent(event)) {
-          client.check_end = true;
+        if (service_ == nullptr || service_->MaySee(client.caller, event)) {
+          AppendFrames(client, event, &out);
+          if (client.kind != SseClient::Kind::kGlobal && IsTerminalStatusEvent(event)) {
+            client.check_end = true;
+          }
+        }
+        client.cursor = event.sequence;
+        if (out.size() + writer->unsent_bytes() > kSseHighWaterBytes) {
+          budget_spent = true;  // still behind: the rest of the batch waits for the socket
+          break;
         }
       }
-      const int64_t next =
-          std::max(scanned, events->empty() ? client.cursor : events->back().sequence);
-      if (next <= client.cursor) break;
-      client.cursor = next;
+      if (budget_spent) break;
+      // The whole batch went out: skip what the filter passed over, too.
+      const int64_t next = std::max(scanned, events->empty() ? from : events->back().sequence);
+      if (next <= from) break;
+      client.cursor = std::max(client.cursor, next);
     }
     const bool behind = client.cursor < last;
     if (!behind && client.kind != SseClient::Kind::kGlobal) {
@@ -889,7 +940,7 @@ class SseHub {
     }
     client.check_end = false;
     const int64_t applied = client.cursor;
-    const bool posted = pool_->Post([this, shared, applied] {
+    auto check = [this, shared, applied] {
       // Bounded: a cursor the read model never reaches (a client's made-up Last-Event-ID) must
       // not hold a worker.
       service_->WaitApplied(applied, std::chrono::seconds(5));
@@ -910,7 +961,10 @@ class SseHub {
         }
       }
       cv_.notify_one();
-    });
+    };
+    // Uncapped: at most one per stream, and a full queue must not cost a stream its `end`.
+    const bool posted =
+        pool_->Post(std::move(check), /*capped=*/false) == WorkerPool::Posted::kQueued;
     if (!posted) {
       std::lock_guard lock(mu_);
       client.check_in_flight = false;
@@ -922,6 +976,7 @@ class SseHub {
   Clock& clock_;
   const Duration heartbeat_;
   const size_t max_clients_;
+  const size_t max_clients_per_token_;
   WorkerPool* const pool_;
   MetricFamily* const clients_gauge_;
   const std::function<void(const store::StoredEvent&)> on_event_;
@@ -965,7 +1020,9 @@ class RestApi::Impl {
         clock_(*options_.clock),
         limiter_(clock_, options_.rate_limit_per_second, options_.rate_limit_burst),
         metrics_(options_.metrics != nullptr ? options_.metrics : &own_metrics_),
-        pool_(options_.worker_threads) {
+        pool_(options_.worker_threads, options_.max_queued_requests,
+              metrics_->Gauge("hpd_http_queued_requests",
+                              "REST API requests waiting for a worker thread.")) {
     requests_total_ =
         metrics_->Counter("hpd_http_requests_total", "HTTP requests answered by the REST API.",
                           {"method", "route", "code"});
@@ -985,9 +1042,10 @@ class RestApi::Impl {
         {"state"}, {0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600});
     task_failures_ = metrics_->Counter(
         "hpd_task_failures_total", "Failed task attempts (retries included), by state.", {"state"});
-    hub_ = std::make_unique<SseHub>(
-        options_.events, options_.service, clock_, options_.sse_heartbeat, options_.max_sse_clients,
-        &pool_, sse_clients_, [this](const store::StoredEvent& e) { CountEvent(e); });
+    hub_ = std::make_unique<SseHub>(options_.events, options_.service, clock_,
+                                    options_.sse_heartbeat, options_.max_sse_clients,
+                                    options_.max_sse_clients_per_token, &pool_, sse_clients_,
+                                    [this](const store::StoredEvent& e) { CountEvent(e); });
   }
 
   ~Impl() { Shutdown(); }
@@ -1046,6 +1104,19 @@ class RestApi::Impl {
   void Finish(const ExchangePtr& ex, Reply reply);
   Reply NoService(const Exchange& ex) {
     return Fail(ex, Error("BackendUnavailable", "the deployment service is not available"));
+  }
+  // The answer when the pool's queue is full.
+  Reply Busy(const Exchange& ex) {
+    ApiError error = Error("BackendUnavailable",
+                           "the server is busy (" + std::to_string(options_.max_queued_requests) +
+                               " requests are waiting for a worker); retry after 1 s");
+    error.headers.emplace_back("Retry-After", "1");
+    return Fail(ex, std::move(error));
+  }
+  // Whether a logs request asks for the stream rather than a page.
+  bool WantsLogStream(const Exchange& ex) const {
+    return Query(ex, "follow") == std::optional<std::string>("true") ||
+           ex.request.Header("accept").find("text/event-stream") != std::string_view::npos;
   }
   Reply Fail(const Exchange& ex, ApiError error) {
     std::string code = error.code;
@@ -1168,6 +1239,23 @@ void RestApi::Impl::Handle(HttpRequest request, HttpResponder respond) {
   }
   ex->caller = Caller{token->name, token->role};
 
+  // The token bucket is consulted here, on the I/O thread, before anything is queued: a token
+  // over its rate must not fill the worker pool's queue (nor the audit log) with work it will
+  // be refused. Ingest by an admin (the split topology's event forwarder) is system-to-system
+  // traffic and exempt: throttling it would only delay the events every client waits for.
+  const bool ingest = ex->match.route != nullptr && ex->match.route->id == RouteId::kIngest &&
+                      store::RoleAllows(token->role, Role::kAdmin);
+  if (!ingest) {
+    if (const RateLimiter::Decision decision = limiter_.Take(token->name); !decision.allowed) {
+      rate_limited_->Add({});
+      ApiError error =
+          Error("RateLimited", "too many requests for token " + token->name + "; retry after " +
+                                   std::to_string(decision.retry_after_seconds) + " s");
+      error.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_seconds));
+      return Finish(ex, Fail(*ex, std::move(error)));
+    }
+  }
+
   const std::string& method = ex->request.method;
   const bool mutation = (method == "POST" || method == "DELETE") &&
                         std::string_view(ex->target.path).starts_with(kApiPrefix);
@@ -1181,8 +1269,16 @@ void RestApi::Impl::Handle(HttpRequest request, HttpResponder respond) {
     } else if (auto id = ex->match.params.find("id"); id != ex->match.params.end()) {
       ex->audit_target = id->second;
     }
-    if (!pool_.Post([this, ex] { Authorized(ex); })) {
-      Finish(ex, Fail(*ex, Error("BackendUnavailable", "the server is shutting down")));
+    switch (pool_.Post([this, ex] { Authorized(ex); }, /*capped=*/true)) {
+      case WorkerPool::Posted::kQueued:
+        return;
+      case WorkerPool::Posted::kFull:
+        // Not audited: the audit write would land on this I/O thread, under exactly the load
+        // the cap is there to shed (hpd_http_requests_total counts the 503s).
+        ex->audited = false;
+        return Finish(ex, Busy(*ex));
+      case WorkerPool::Posted::kStopping:
+        return Finish(ex, Fail(*ex, Error("BackendUnavailable", "the server is shutting down")));
     }
     return;
   }
@@ -1191,14 +1287,6 @@ void RestApi::Impl::Handle(HttpRequest request, HttpResponder respond) {
 
 void RestApi::Impl::Authorized(const ExchangePtr& ex) {
   const Caller& caller = *ex->caller;
-  if (const RateLimiter::Decision decision = limiter_.Take(caller.name); !decision.allowed) {
-    rate_limited_->Add({});
-    ApiError error =
-        Error("RateLimited", "too many requests for token " + caller.name + "; retry after " +
-                                 std::to_string(decision.retry_after_seconds) + " s");
-    error.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_seconds));
-    return Finish(ex, Fail(*ex, std::move(error)));
-  }
   if (ex->match.route == nullptr) {
     if (ex->match.allowed.empty()) {
       return Finish(ex, Fail(*ex, Error("NotFound", "no route for " + ex->request.method + " " +
@@ -1282,11 +1370,20 @@ void RestApi::Impl::RunRoute(const ExchangePtr& ex) {
     body = std::move(*parsed);
   }
 
-  if (route.blocking && !ex->audited) {
+  // A page of logs may be large to build (up to 1,000 events of up to 256 KiB): on the pool,
+  // like history. Its stream only registers with the hub and stays on this thread.
+  const bool blocking = route.blocking || (route.id == RouteId::kLogs && !WantsLogStream(*ex));
+  if (blocking && !ex->audited) {
     // Not on the pool yet (audited requests already are).
     auto shared_body = std::make_shared<json::value>(std::move(body));
-    if (!pool_.Post([this, ex, shared_body] { Finish(ex, Dispatch(*ex, *shared_body)); })) {
-      Finish(ex, Fail(*ex, Error("BackendUnavailable", "the server is shutting down")));
+    switch (pool_.Post([this, ex, shared_body] { Finish(ex, Dispatch(*ex, *shared_body)); },
+                       /*capped=*/true)) {
+      case WorkerPool::Posted::kQueued:
+        return;
+      case WorkerPool::Posted::kFull:
+        return Finish(ex, Busy(*ex));
+      case WorkerPool::Posted::kStopping:
+        return Finish(ex, Fail(*ex, Error("BackendUnavailable", "the server is shutting down")));
     }
     return;
   }
@@ -1367,7 +1464,8 @@ void RestApi::Impl::Finish(const ExchangePtr& ex, Reply reply) {
     entry.actor = ex->caller->name;
     entry.role = std::string(store::RoleName(ex->caller->role));
     entry.action = ex->action;
-    entry.target = !reply.target.empty() ? reply.target : ex->audit_target;
+    entry.target = std::string(
+        Utf8Prefix(!reply.target.empty() ? reply.target : ex->audit_target, kMaxAuditTargetBytes));
     entry.status = status;
     entry.error_code = reply.error_code;
     entry.request_id = ex->request_id;
@@ -1598,7 +1696,7 @@ Reply RestApi::Impl::Logs(Exchange& ex) {
   if (auto error = JobId(ex, &job_id)) return Fail(ex, std::move(*error));
   bool follow = false;
   if (auto error = QueryBool(ex, "follow", &follow)) return Fail(ex, std::move(*error));
-  if (follow || ex.request.Header("accept").find("text/event-stream") != std::string_view::npos) {
+  if (follow || WantsLogStream(ex)) {
     return Stream(ex, SseClient::Kind::kLogs);
   }
   int64_t after = 0;
@@ -1616,9 +1714,13 @@ Reply RestApi::Impl::Stream(Exchange& ex, SseClient::Kind kind) {
   // Where to start: Last-Event-ID, else ?after=, else the beginning (one deployment) or the
   // current end (everything).
   std::optional<int64_t> start;
+  std::string start_field;  // where `start` came from, for the error's field path
   int64_t after = 0;
   if (auto error = QueryInt(ex, "after", 0, INT64_MAX, &after)) return Fail(ex, std::move(*error));
-  if (Query(ex, "after")) start = after;
+  if (Query(ex, "after")) {
+    start = after;
+    start_field = "after";
+  }
   const std::string_view last_event_id = Trim(ex.request.Header("last-event-id"));
   if (!last_event_id.empty()) {
     const std::optional<int64_t> id = ParseInt(last_event_id);
@@ -1628,9 +1730,18 @@ Reply RestApi::Impl::Stream(Exchange& ex, SseClient::Kind kind) {
                     {{"Last-Event-ID", "must be an integer >= 0"}}));
     }
     start = *id;
+    start_field = "Last-Event-ID";
   }
   if (options_.events == nullptr) {
     return Fail(ex, Error("BackendUnavailable", "the event log is not available"));
+  }
+  // A position the log has not reached (another server's, or made up) would open a stream that
+  // waits for events the client may already have, or never catches up: refuse it.
+  if (const int64_t last = options_.events->LastSequence(); start && *start > last) {
+    return Fail(ex, Error("InvalidParameter",
+                          start_field + " " + std::to_string(*start) +
+                              " is beyond the event log's last sequence " + std::to_string(last),
+                          {{start_field, "must be at most " + std::to_string(last)}}));
   }
   if (options_.service == nullptr) return NoService(ex);
   SseClient spec;
@@ -1647,12 +1758,9 @@ Reply RestApi::Impl::Stream(Exchange& ex, SseClient::Kind kind) {
   }
   if (!start) start = kind == SseClient::Kind::kGlobal ? options_.events->LastSequence() : 0;
   spec.cursor = *start;
-  std::shared_ptr<SseClient> client = hub_->Register(std::move(spec));
-  if (!client) {
-    return Fail(ex, Error("BackendUnavailable", "too many event streams are open (at most " +
-                                                    std::to_string(options_.max_sse_clients) +
-                                                    "); retry later"));
-  }
+  std::string refusal;
+  std::shared_ptr<SseClient> client = hub_->Register(std::move(spec), &refusal);
+  if (!client) return Fail(ex, Error("BackendUnavailable", std::move(refusal)));
   auto reservation = std::make_shared<SseReservation>(hub_.get(), client);
   HttpResponse response;
   response.status = 200;

@@ -9,8 +9,11 @@
 //   2. The path is matched against the route templates (404 NotFound; 405 MethodNotAllowed with
 //      Allow when the path matches with another method). /healthz and /readyz need no token.
 //   3. Authentication: "Authorization: Bearer <token>" via TokenStore::Authenticate (401
-//      Unauthenticated with WWW-Authenticate), then the caller's token bucket (429 RateLimited
-//      with Retry-After), then the route's role (403 Forbidden).
+//      Unauthenticated with WWW-Authenticate), then, on the I/O thread before any work is
+//      queued, the caller's token bucket (429 RateLimited with Retry-After; not audited; an
+//      admin's POST /api/v1/events, the event forwarder's ingest, is exempt), then the route's
+//      role (403 Forbidden). Work for the pool beyond max_queued_requests waiting: 503
+//      BackendUnavailable with Retry-After: 1 (not audited either).
 //   4. Query parameters are checked strictly (400 InvalidParameter naming unknown or bad ones),
 //      a POST body must be application/json (415) holding one JSON object (400 InvalidRequest
 //      with the parser's line and column).
@@ -18,15 +21,16 @@
 // Every answer carries X-Request-Id (16 random hex digits); every error the body
 //   {"error": {"code", "message", "fields": [{"path", "message"}], "requestId", "details"?}}.
 // Every POST or DELETE under /api/v1/ that passes authentication is written to the audit log
-// (refusals included) before it is answered.
+// (refusals included, but for the rate limit's and the full queue's, see 3.) before it is
+// answered; its target (from the body or the path) is cut to 128 bytes.
 //
 // Threads: Handle runs on the server's I/O threads and does only cheap work there (parsing,
 // authentication, reads answered from the read model). Calls that may wait for the workflow
-// backend or write (create, validate, cancel, teardown, history, ingest, webhook changes, every
-// audited request) run on a small internal pool. Event streams are fed by one internal "SSE hub"
-// thread that wakes on every append to the event log and on heartbeats, and feeds each client
-// from its own cursor (the log answers reads near its head from memory), so hundreds of
-// concurrent streams cost no thread each.
+// backend, write or build a large answer (create, validate, cancel, teardown, history, a page of
+// logs, ingest, webhook changes, every audited request) run on a small internal pool. Event streams
+// are fed by one internal "SSE hub" thread that wakes on every append to the event log and on
+// heartbeats, and feeds each client from its own cursor (the log answers reads near its head from
+// memory), so hundreds of concurrent streams cost no thread each.
 //
 // Thread-safe. Shut the HttpServer down before destroying the RestApi.
 #ifndef HPD_SERVER_REST_API_H_
@@ -76,9 +80,12 @@ struct RestApiOptions {
   // The audit database (created when missing); empty: no audit log (GET /api/v1/audit: 503).
   std::filesystem::path audit_db;
 
-  size_t max_sse_clients = 1000;  // more concurrent streams: 503
+  size_t max_sse_clients = 1000;           // more concurrent streams: 503
+  size_t max_sse_clients_per_token = 100;  // more concurrent streams of one token name: 503
   std::chrono::seconds sse_heartbeat{15};
   size_t worker_threads = 4;
+  // Requests waiting for a worker thread at most; more: 503 BackendUnavailable, Retry-After: 1.
+  size_t max_queued_requests = 1000;
 
   // Where the API records its metrics; null: a registry of its own (metrics()).
   MetricsRegistry* metrics = nullptr;

@@ -15,6 +15,7 @@
 #include <boost/json/value.hpp>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -269,6 +270,40 @@ class FakeBackend : public hyperpod::WorkflowBackend {
   std::map<std::string, std::string> executions_;
 };
 
+// Holds the threads that pass it while closed: the test's way to keep the API's workers busy.
+class Gate {
+ public:
+  void Close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  void Open() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = false;
+    }
+    cv_.notify_all();
+  }
+  void Pass() {
+    std::unique_lock lock(mu_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return !closed_; });
+    --waiting_;
+  }
+  // Whether `n` threads wait at the gate within kWait.
+  bool AwaitWaiting(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, kWait, [&] { return waiting_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool closed_ = false;
+  int waiting_ = 0;
+};
+
 class RestApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -289,6 +324,7 @@ class RestApiTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    quota_gate_.Open();  // a failed test must not leave a worker held, or Stop would wait on it
     Stop();
     std::filesystem::remove_all(dir_);
   }
@@ -310,7 +346,8 @@ class RestApiTest : public ::testing::Test {
     options.backend = &backend_;
     options.events = events_.get();
     options.presets = &catalog_;
-    options.quotas = [](const std::string&) -> StatusOr<hyperpod::QuotaSnapshot> {
+    options.quotas = [this](const std::string&) -> StatusOr<hyperpod::QuotaSnapshot> {
+      quota_gate_.Pass();  // validate and create read quotas on the API's worker threads
       return hyperpod::QuotaSnapshot{};
     };
     options.clock = &clock_;
@@ -439,6 +476,7 @@ class RestApiTest : public ::testing::Test {
   std::unique_ptr<store::TokenStore> tokens_;
   std::string admin_, deployer_, viewer_;
   std::atomic<bool> ready_{true};
+  Gate quota_gate_;
   std::unique_ptr<RestApi> api_;
   std::unique_ptr<HttpServer> server_;
 };
@@ -797,6 +835,156 @@ TEST_F(RestApiTest, StreamSlotsAreLimitedAndFreedWhenClientsLeave) {
   }
   EXPECT_EQ(api_->sse_clients(), 0u);
   EXPECT_TRUE(OpenStream("/api/v1/hyperpod/events", viewer_) != nullptr);
+}
+
+TEST_F(RestApiTest, StreamStartBeyondTheLogIsRefused) {
+  OpenService();
+  Start();
+  ASSERT_EQ(Append({Envelope("s-1", "Execution State Entered", R"({"state":"A"})"),
+                    Envelope("s-2", "Execution State Entered", R"({"state":"B"})")})
+                .size(),
+            2u);
+  json::object after =
+      ExpectError(Call("GET", "/api/v1/hyperpod/events?after=3", viewer_), 400, "InvalidParameter");
+  ASSERT_EQ(after.at("fields").as_array().size(), 1u);
+  EXPECT_EQ(Str(after.at("fields").at(0).at("path")), "after");
+  json::object header =
+      ExpectError(Call("GET", "/api/v1/hyperpod/events", viewer_, "", {{"Last-Event-ID", "99"}}),
+                  400, "InvalidParameter");
+  ASSERT_EQ(header.at("fields").as_array().size(), 1u);
+  EXPECT_EQ(Str(header.at("fields").at(0).at("path")), "Last-Event-ID");
+  ExpectError(Call("GET", "/api/v1/hyperpod/deployments/job-1/events?after=3", viewer_), 400,
+              "InvalidParameter");
+  ExpectError(Call("GET", "/api/v1/hyperpod/deployments/job-1/logs?follow=true", viewer_, "",
+                   {{"Last-Event-ID", "3"}}),
+              400, "InvalidParameter");
+  // The log's last sequence itself is a fine place to start: live from there.
+  EXPECT_TRUE(OpenStream("/api/v1/hyperpod/events?after=2", viewer_) != nullptr);
+  EXPECT_TRUE(OpenStream("/api/v1/hyperpod/events", viewer_, {{"Last-Event-ID", "2"}}) != nullptr);
+}
+
+TEST_F(RestApiTest, ReplayOfLargeEventsStaysWithinTheStreamQueueLimit) {
+  OpenService();
+  Start();
+  // 24 events of 200 KiB: 4.8 MiB, more than the server's 4 MiB stream queue limit if a replay
+  // wrote one batch at once.
+  std::vector<store::StoredEvent> appended;
+  for (int i = 0; i < 24; ++i) {
+    const std::string detail = R"({"state":"A","padding":")" +
+                               std::string(200 * 1024, static_cast<char>('a' + i)) + R"("})";
+    std::vector<store::StoredEvent> one =
+        Append({Envelope("big-" + std::to_string(i), "Execution State Entered", detail)});
+    ASSERT_EQ(one.size(), 1u);
+    appended.push_back(one[0]);
+  }
+  std::unique_ptr<Client> replay =
+      OpenStream("/api/v1/hyperpod/events", viewer_, {{"Last-Event-ID", "0"}});
+  ASSERT_TRUE(replay);
+  std::optional<std::string> text = replay->ReadStreamUntil(Frame(appended.back(), "progress"));
+  ASSERT_TRUE(text.has_value()) << "the stream ended before the last event";
+  std::string expected = "retry: 1000\n\n: ok\n\n";
+  for (const store::StoredEvent& event : appended) expected += Frame(event, "progress");
+  EXPECT_EQ(text->size(), expected.size());
+  EXPECT_TRUE(*text == expected);  // (not EXPECT_EQ: 4.8 MiB in a failure message)
+}
+
+TEST_F(RestApiTest, OverTheRateOrWithAFullQueueRequestsAreRefusedBeforeQueueing) {
+  OpenService();
+  Start([](RestApiOptions& o) {
+    o.worker_threads = 1;
+    o.max_queued_requests = 1;
+    o.rate_limit_per_second = 1;  // the simulated clock does not move: no refill
+    o.rate_limit_burst = 3;
+  });
+  const std::string body = R"({"config": {"preset": "small", "region": "us-west-2"}})";
+  quota_gate_.Close();
+  Client running(server_->port());
+  ASSERT_TRUE(running.Send(
+      Request("POST", "/api/v1/hyperpod/deployments/validate", deployer_, body)));  // token 1
+  ASSERT_TRUE(quota_gate_.AwaitWaiting(1));  // the only worker is held
+  Client queued(server_->port());
+  ASSERT_TRUE(queued.Send(
+      Request("POST", "/api/v1/hyperpod/deployments/validate", deployer_, body)));  // token 2
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (api_->metrics().Render().find("\nhpd_http_queued_requests 1\n") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_THAT(api_->metrics().Render(), HasSubstr("\nhpd_http_queued_requests 1\n"));
+
+  // The queue is full: a page of logs, which is built on the pool, is refused at once (token 3).
+  Response busy = Call("GET", "/api/v1/hyperpod/deployments/job-1/logs", deployer_);
+  json::object error = ExpectError(busy, 503, "BackendUnavailable");
+  EXPECT_THAT(std::string(error.at("message").as_string()), HasSubstr("busy"));
+  EXPECT_EQ(busy.Header("retry-after"), "1");
+  // Over the token's rate: 429 at once, not after the work queued ahead of it.
+  Response limited = Call("POST", "/api/v1/hyperpod/deployments/validate", deployer_, body);
+  ExpectError(limited, 429, "RateLimited");
+  EXPECT_EQ(limited.Header("retry-after"), "1");
+
+  quota_gate_.Open();
+  for (Client* client : {&running, &queued}) {
+    std::optional<Response> answer = client->Read();
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->status, 200) << answer->body;
+  }
+  // The two refusals at the door are not audited.
+  std::vector<json::object> entries = AuditEntries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(Str(entries[0].at("action")), "deployment.validate");
+  EXPECT_EQ(entries[0].at("status"), 200);
+}
+
+TEST_F(RestApiTest, IngestByAnAdminIsNotRateLimited) {
+  Start([](RestApiOptions& o) {
+    o.rate_limit_per_second = 1;
+    o.rate_limit_burst = 1;
+  });
+  for (int i = 0; i < 5; ++i) {
+    Response ingested =
+        Call("POST", "/api/v1/events", admin_,
+             Envelope("in-" + std::to_string(i), "Execution State Entered", R"({"state":"A"})"));
+    EXPECT_EQ(ingested.status, 200) << ingested.body;
+  }
+  EXPECT_EQ(events_->LastSequence(), 5);
+  // The admin's bucket is untouched by ingest; its other requests are limited as before.
+  EXPECT_EQ(Call("GET", "/metrics", admin_).status, 200);
+  ExpectError(Call("GET", "/metrics", admin_), 429, "RateLimited");
+  // Others knocking on the ingest route are limited (and forbidden).
+  ExpectError(Call("POST", "/api/v1/events", deployer_, "{}"), 403, "Forbidden");
+  ExpectError(Call("POST", "/api/v1/events", deployer_, "{}"), 429, "RateLimited");
+}
+
+TEST_F(RestApiTest, StreamsAreLimitedPerToken) {
+  OpenService();
+  Start([](RestApiOptions& o) { o.max_sse_clients_per_token = 2; });
+  std::unique_ptr<Client> first = OpenStream("/api/v1/hyperpod/events", viewer_);
+  std::unique_ptr<Client> second = OpenStream("/api/v1/hyperpod/events", viewer_);
+  ASSERT_TRUE(first && second);
+  json::object error =
+      ExpectError(Call("GET", "/api/v1/hyperpod/events", viewer_), 503, "BackendUnavailable");
+  EXPECT_THAT(std::string(error.at("message").as_string()), HasSubstr("per token"));
+  EXPECT_THAT(std::string(error.at("message").as_string()), HasSubstr("victor"));
+  // Another token still gets its streams.
+  std::unique_ptr<Client> other = OpenStream("/api/v1/hyperpod/events", deployer_);
+  EXPECT_TRUE(other != nullptr);
+  EXPECT_EQ(api_->sse_clients(), 3u);
+}
+
+TEST_F(RestApiTest, AuditTargetsAreCutTo128Bytes) {
+  Start();
+  std::string long_job = "a";
+  for (int i = 0; i < 300; ++i) long_job += "\xc3\xa9";  // U+00E9, two bytes
+  ExpectError(Call("POST", "/api/v1/hyperpod/deployments", deployer_,
+                   R"({"jobId":")" + long_job + R"(","config":{}})"),
+              503, "BackendUnavailable");
+  ExpectError(Call("DELETE", "/api/v1/webhooks/" + std::string(1000, 'w'), deployer_), 503,
+              "BackendUnavailable");
+  std::vector<json::object> entries = AuditEntries();
+  ASSERT_EQ(entries.size(), 2u);
+  // 127 bytes: the 128th would split a character.
+  EXPECT_EQ(Str(entries[1].at("target")), long_job.substr(0, 127));
+  EXPECT_EQ(Str(entries[0].at("target")), std::string(128, 'w'));
 }
 
 TEST_F(RestApiTest, MissingBackendsAnswer503) {
