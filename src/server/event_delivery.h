@@ -17,8 +17,9 @@
 // A 2xx answer within `timeout` is a delivery. Anything else (another status, a timeout, a
 // refused connection) is a failed attempt, retried after full-jitter exponential backoff
 // (initial_backoff doubling to max_backoff); after max_attempts the event is dead-lettered (kept
-// in the delivery log with its last error) and delivery moves on. A webhook delivers one event
-// at a time, in log order, so events of one deployment arrive in order.
+// in the delivery log with its last error) and delivery moves on; a webhook with retry_forever
+// (the split topology's forwarder) instead retries its head event until it is taken. A webhook
+// delivers one event at a time, in log order, so events of one deployment arrive in order.
 //
 // Durable outbox: each webhook's position in the event log, and the attempt count and next
 // attempt time of the event at its head, are in the database; a restart (or crash) resumes from

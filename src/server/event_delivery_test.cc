@@ -401,6 +401,13 @@ TEST_F(EventDeliveryTest, ARetryForeverWebhookOutlastsMaxAttemptsAcrossAReopen) 
   EXPECT_EQ(done.dead_lettered, 0);
   EXPECT_GE(done.failed_attempts, 7);
   for (const DeliveryRecord& r : Log(hook.id)) EXPECT_NE(r.outcome, "dead_letter");
+  // The head event's attempt count goes on past max_attempts, and across the reopen.
+  std::vector<int> attempts;
+  for (const Received& r : receiver.All()) {
+    if (r.Sequence() == 1) attempts.push_back(std::stoi(r.Header("x-hpd-delivery-attempt")));
+  }
+  ASSERT_GE(attempts.size(), 8u);
+  for (size_t i = 0; i < attempts.size(); ++i) EXPECT_EQ(attempts[i], static_cast<int>(i + 1));
 }
 
 TEST_F(EventDeliveryTest, RestartDuringBackoffLosesNothing) {
