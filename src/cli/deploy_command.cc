@@ -47,9 +47,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr char kDefaultBucket[] = "perf-eval-hyperpod-config";
-constexpr char kDefaultPrefix[] = "/perf-eval/hyperpod";
-
 struct CommonOptions {
   std::string data_dir = "hpdeploy-data";
 };
@@ -64,8 +61,8 @@ struct DeployOptions {
   bool no_follow = false;
   double time_scale = 0.01;
   int64_t timeout_seconds = 3600;
-  std::string config_bucket = kDefaultBucket;
-  std::string parameter_prefix = kDefaultPrefix;
+  std::string config_bucket = hyperpod::kDefaultConfigBucket;
+  std::string parameter_prefix = hyperpod::kDefaultParameterPrefix;
   std::string presets_file;
   bool no_quota_checks = false;
   std::string job_id;
@@ -255,8 +252,8 @@ std::optional<json::value> ReadDocument(store::ObjectStore& objects, const std::
 
 // The deployment's bucket and parameter prefix, from its execution's input.
 struct JobArtifacts {
-  std::string bucket = kDefaultBucket;
-  std::string prefix = kDefaultPrefix;
+  std::string bucket = hyperpod::kDefaultConfigBucket;
+  std::string prefix = hyperpod::kDefaultParameterPrefix;
   std::string region;
   int64_t timeout_seconds = 3600;
 };
@@ -766,15 +763,11 @@ int Teardown(const JobOptions& o) {
   store::ExecutionRow row;
   row.input = StringField(*described, "input");
   const JobArtifacts artifacts = ArtifactsOf(row);
-  const json::object input{
-      {"jobId", o.job_id},
-      {"requestedBy", CurrentUser()},
-      {"requestedAt", FormatRfc3339(platform->clock().WallNow())},
-      {"timeoutSeconds", artifacts.timeout_seconds},
-      {"config", json::object{{"region", artifacts.region}}},
-      {"artifacts",
-       json::object{{"configBucket", artifacts.bucket}, {"parameterPrefix", artifacts.prefix}}},
-  };
+  StatusOr<json::value> deployment = ParseJson(row.input);
+  json::object input = hyperpod::TeardownInput(
+      deployment.ok() && deployment->is_object() ? deployment->as_object() : json::object(),
+      CurrentUser(), FormatRfc3339(platform->clock().WallNow()));
+  input["jobId"] = o.job_id;
   // An earlier teardown of the job: follow it while it runs; after a failure, a new attempt
   // (named <jobId>.<n>) starts from the beginning: the failed one ended in its Fail state, and
   // the teardown's tasks are safe to run again.

@@ -1,6 +1,5 @@
 #include "cli/platform_backend.h"
 
-#include <boost/json/serialize.hpp>
 #include <mutex>
 #include <utility>
 
@@ -11,13 +10,19 @@
 namespace hpd::cli {
 namespace {
 
-namespace json = boost::json;
-
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
 }  // namespace
+
+bool SplitAccessKey(std::string_view key, std::string* id, std::string* secret) {
+  const size_t colon = key.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == key.size()) return false;
+  *id = std::string(key.substr(0, colon));
+  *secret = std::string(key.substr(colon + 1));
+  return true;
+}
 
 StatusOr<std::unique_ptr<PlatformBackend>> PlatformBackend::Open(BackendOptions options,
                                                                  Platform* platform, Clock& clock) {
@@ -52,18 +57,13 @@ StatusOr<std::unique_ptr<PlatformBackend>> PlatformBackend::Open(BackendOptions 
     service.presets = &platform->presets();
     quota_account = &platform->sandbox();
   } else {
-    std::string id;
-    std::string secret;
-    const size_t colon = options.workflow_access_key.find(':');
-    if (colon == std::string::npos || colon == 0 ||
-        colon + 1 == options.workflow_access_key.size()) {
+    aws::SfnClientOptions client;
+    if (!SplitAccessKey(options.workflow_access_key, &client.access_key_id,
+                        &client.secret_access_key)) {
       return InvalidArgumentError("HPD_WORKFLOW_ACCESS_KEY must be ACCESS_KEY_ID:SECRET");
     }
-    aws::SfnClientOptions client;
     client.endpoint = options.workflow_endpoint;
     client.region = options.region;
-    client.access_key_id = options.workflow_access_key.substr(0, colon);
-    client.secret_access_key = options.workflow_access_key.substr(colon + 1);
     StatusOr<std::unique_ptr<aws::SfnClient>> created = aws::SfnClient::Create(client);
     if (!created.ok()) return created.status().WithContext("--workflow-endpoint");
     b->workflow_ =

@@ -84,6 +84,9 @@ class PlatformBackend {
   std::unique_ptr<server::RestApi> rest_;
 };
 
+// Splits "ACCESS_KEY_ID:SECRET"; false when either half is empty.
+bool SplitAccessKey(std::string_view key, std::string* id, std::string* secret);
+
 // Sends the platform's routes (/api/..., /healthz, /readyz, /metrics) to `rest`, everything else
 // to `step_functions` (the AWS JSON 1.0 endpoint; null when this server runs no engine).
 server::HttpHandler RouteRequests(server::HttpHandler step_functions, server::RestApi& rest);

@@ -60,15 +60,6 @@ struct ServeOptions {
   int64_t webhook_max_backoff_ms = 60000;
 };
 
-// Splits "ID:SECRET"; false when either half is empty.
-bool SplitKey(std::string_view key, std::string* id, std::string* secret) {
-  const size_t colon = key.find(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == key.size()) return false;
-  *id = std::string(key.substr(0, colon));
-  *secret = std::string(key.substr(colon + 1));
-  return true;
-}
-
 std::string EnvOr(const char* name, std::string fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
@@ -162,7 +153,7 @@ int Serve(const ServeOptions& options) {
   for (const std::string& key : key_texts) {
     std::string id;
     std::string secret;
-    if (!SplitKey(key, &id, &secret)) {
+    if (!SplitAccessKey(key, &id, &secret)) {
       std::cerr << "hpdeploy serve: --access-key must be ACCESS_KEY_ID:SECRET\n";
       return kExitUsage;
     }

@@ -186,4 +186,36 @@ StatusOr<std::pair<std::string, OverrideValue>> ParseSetAssignment(std::string_v
   return std::pair(std::move(key), OverrideValue(std::string(text)));
 }
 
+boost::json::object TeardownInput(const boost::json::object& deployment,
+                                  std::string_view requested_by, std::string_view requested_at,
+                                  std::string_view owner) {
+  namespace json = boost::json;
+  auto text_at = [](const json::object& object, std::string_view key) {
+    const json::value* value = object.if_contains(key);
+    return value != nullptr && value->is_string() ? std::string(value->get_string()) : "";
+  };
+  std::string bucket = kDefaultConfigBucket;
+  std::string prefix = kDefaultParameterPrefix;
+  if (const json::value* a = deployment.if_contains("artifacts"); a != nullptr && a->is_object()) {
+    if (std::string b = text_at(a->get_object(), "configBucket"); !b.empty()) bucket = b;
+    if (std::string p = text_at(a->get_object(), "parameterPrefix"); !p.empty()) prefix = p;
+  }
+  std::string region;
+  if (const json::value* c = deployment.if_contains("config"); c != nullptr && c->is_object()) {
+    region = text_at(c->get_object(), "region");
+  }
+  int64_t timeout_seconds = 3600;
+  if (const json::value* t = deployment.if_contains("timeoutSeconds");
+      t != nullptr && t->is_int64()) {
+    timeout_seconds = t->get_int64();
+  }
+  json::object input{{"jobId", text_at(deployment, "jobId")}, {"requestedBy", requested_by}};
+  if (!owner.empty()) input["owner"] = owner;
+  input["requestedAt"] = requested_at;
+  input["timeoutSeconds"] = timeout_seconds;
+  input["config"] = json::object{{"region", region}};
+  input["artifacts"] = json::object{{"configBucket", bucket}, {"parameterPrefix", prefix}};
+  return input;
+}
+
 }  // namespace hpd::hyperpod

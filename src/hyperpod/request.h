@@ -61,6 +61,18 @@ struct DeploymentRequest {
   std::string parameter_prefix;  // artifacts.parameterPrefix
 };
 
+// Where a job's artifacts go unless the payload says otherwise.
+inline constexpr char kDefaultConfigBucket[] = "perf-eval-hyperpod-config";
+inline constexpr char kDefaultParameterPrefix[] = "/perf-eval/hyperpod";
+
+// The input of the teardown workflow (docs/hyperpod_teardown.asl.json) for the deployment whose
+// input payload is `deployment`: its jobId, timeoutSeconds (3600 when absent), config.region and
+// artifacts (the defaults above for what is absent), with `requested_by` and `requested_at`, and
+// `owner` (the deployment's requester, whose events these are) unless empty.
+boost::json::object TeardownInput(const boost::json::object& deployment,
+                                  std::string_view requested_by, std::string_view requested_at,
+                                  std::string_view owner = "");
+
 // Parses the payload. kInvalidArgument (error name "InvalidDeploymentRequest") naming the field
 // path, e.g. "config.region: is required", "timeoutSeconds: must be an integer >= 1, got \"60\"",
 // "config.overrides.fsx.storageGiB: must be a number, boolean or string, got an object".

@@ -771,20 +771,9 @@ class HyperPodService::Impl {
     }
     StatusOr<json::value> request = ParseJson(row.request);
     if (!request.ok() || !request->is_object()) return InternalError("unreadable request");
-    const json::object& r = request->get_object();
-    const json::value* config = r.if_contains("config");
-    const std::string region =
-        config != nullptr && config->is_object() ? StringAt(config->get_object(), "region") : "";
     const std::string now = FormatRfc3339Millis(o_.clock->WallNow());
-    json::object input{
-        {"jobId", row.job_id},
-        {"requestedBy", caller.name},
-        {"owner", row.requested_by},
-        {"requestedAt", now},
-        {"timeoutSeconds",
-         r.contains("timeoutSeconds") ? r.at("timeoutSeconds") : json::value(3600)},
-        {"config", json::object{{"region", region}}},
-        {"artifacts", r.contains("artifacts") ? r.at("artifacts") : json::value(json::object{})}};
+    const json::object input =
+        TeardownInput(request->get_object(), caller.name, now, row.requested_by);
     const std::string name = attempt == 1 ? row.job_id : row.job_id + "." + std::to_string(attempt);
     const std::string arn = teardown_prefix_ + name;
     json::object teardown{{"attempt", attempt},  {"executionArn", arn},

@@ -23,6 +23,7 @@
 #ifndef HPD_HYPERPOD_SERVICE_H_
 #define HPD_HYPERPOD_SERVICE_H_
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -34,12 +35,12 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-#include <chrono>
 
 #include "common/clock.h"
 #include "common/status.h"
 #include "hyperpod/guardrails.h"
 #include "hyperpod/presets.h"
+#include "hyperpod/request.h"
 #include "store/event_log.h"
 #include "store/token_store.h"
 
@@ -87,8 +88,8 @@ struct ServiceOptions {
   int64_t default_timeout_seconds = 3600;
   // Bounds of timeoutSeconds: kMinTimeoutSeconds (guardrails.h) to this.
   int64_t max_timeout_seconds = kMaxTimeoutSeconds;
-  std::string config_bucket = "perf-eval-hyperpod-config";
-  std::string parameter_prefix = "/perf-eval/hyperpod";
+  std::string config_bucket = kDefaultConfigBucket;
+  std::string parameter_prefix = kDefaultParameterPrefix;
 };
 
 struct ListQuery {
@@ -154,8 +155,7 @@ class HyperPodService {
   std::vector<std::pair<std::string, int64_t>> CountByStatus() const;
   // Blocks until the read model has applied every event up to `sequence` (tests; after ingest),
   // for at most `timeout`, or until the service closes. True when applied.
-  bool WaitApplied(int64_t sequence,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool WaitApplied(int64_t sequence, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
   class Impl;

@@ -115,10 +115,11 @@ class ServiceTest : public hpd::testing::ScratchDirTest {
     Open();
   }
 
-  void Open() {
+  // Opens the service on `backend` (the fake by default).
+  void Open(WorkflowBackend* backend = nullptr) {
     ServiceOptions options;
     options.database = dir_ / "platform.db";
-    options.backend = &backend_;
+    options.backend = backend != nullptr ? backend : &backend_;
     options.events = events_.get();
     options.presets = &presets_;
     options.quotas = [this](const std::string&) -> StatusOr<QuotaSnapshot> { return quotas_; };
@@ -514,19 +515,7 @@ TEST_F(ServiceTest, AStartRetriedAfterItsExecutionBeganIsNotAConflict) {
   };
   Lossy lossy(backend_);
   service_.reset();
-  ServiceOptions options;
-  options.database = dir_ / "platform.db";
-  options.backend = &lossy;
-  options.events = events_.get();
-  options.presets = &presets_;
-  options.quotas = [this](const std::string&) -> StatusOr<QuotaSnapshot> { return quotas_; };
-  options.clock = &clock_;
-  options.deployment_machine_arn = kDeployMachine;
-  options.teardown_machine_arn = kTeardownMachine;
-  options.cancel_machine_arn = kCancelMachine;
-  auto service = HyperPodService::Open(std::move(options));
-  ASSERT_TRUE(service.ok());
-  service_ = std::move(*service);
+  Open(&lossy);
   auto started = Start(alice_, R"({"jobId": "job-1", "config": {"region": "us-west-2"}})");
   ASSERT_TRUE(started.ok()) << started.status();
   EXPECT_EQ(started->at("status"), "RUNNING");
